@@ -1,0 +1,79 @@
+"""Shared CLI plumbing: settings from flags, one error handler that turns known failures into advice."""
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from assistant.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def load_settings(args) -> Settings:
+    overrides = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir).expanduser()
+    return Settings.load(config=Path(args.config) if getattr(args, "config", None) else None, **overrides)
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from assistant.db.server import DatabaseError
+    from assistant.db.store import EmbedderMismatch
+    from assistant.models.completer import LLMError
+    from assistant.models.embedder import ModelUnavailable
+    from assistant.rerank.base import RerankerUnavailable
+    return DatabaseError, EmbedderMismatch, ModelUnavailable, LLMError, RerankerUnavailable
+
+
+def run_command(func, args, settings) -> int:
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(func(args, settings) or 0)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]: finished documents are saved; run the command again to resume.")
+        return 130
+    except _known_errors() as exc:
+        if args.verbose:
+            err_console.print_exception()
+        err_console.print(f"[bold red]error:[/] {exc}")
+        return 2
+
+
+def build_services(settings, *, ensure_kb: bool = True):
+    """Services for a command; on an empty database the demo knowledge base is ingested first (with a bar)."""
+    from assistant.services import Services
+
+    services = Services(settings)
+    if ensure_kb:
+        with progress_bar("first run: ingesting the demo knowledge base") as update:
+            report = services.ensure_knowledge_base(update)
+        if report is not None:
+            err_console.print(f"[dim]demo knowledge base: {report.summary()}[/]")
+    return services
+
+
+@contextmanager
+def progress_bar(description: str, transient: bool = True):
+    """Yields update(done, total, current) for a rich progress bar on stderr."""
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("[dim]{task.fields[current]}"),
+                        console=err_console, transient=transient, disable=not sys.stderr.isatty())
+    with progress:
+        task = progress.add_task(description, total=None, current="")
+
+        def update(done: int, total: int, current: str = "") -> None:
+            progress.update(task, completed=done, total=total, current=Path(current).name if current else "")
+
+        yield update
+
+
+def snippet(text: str, width: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -1,0 +1,58 @@
+"""Knowledge-base commands: migrate, ingest, status."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+
+from assistant.cli.common import build_services, console, err_console, progress_bar
+
+
+def register(sub) -> None:
+    p = sub.add_parser("migrate", help="create or upgrade the database schema")
+    p.set_defaults(func=cmd_migrate)
+    p = sub.add_parser("ingest", help="add Markdown, text, HTML and PDF files (or folders) to the knowledge base")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.set_defaults(func=cmd_ingest)
+    p = sub.add_parser("status", help="show the database, embedding model and knowledge-base size")
+    p.set_defaults(func=cmd_status)
+
+
+def cmd_migrate(args, settings) -> int:
+    from assistant.db import open_database
+    from assistant.db.migrate import migrate
+
+    db = open_database(settings, migrate=False)
+    applied = migrate(db)
+    console.print(f"{db.label}: " + (f"applied {', '.join(applied)}" if applied else "schema is up to date"))
+    return 0
+
+
+def cmd_ingest(args, settings) -> int:
+    services = build_services(settings, ensure_kb=False)
+    with progress_bar("ingesting", transient=False) as update:
+        report = services.ingestor.ingest_paths(args.paths, update)
+    for path, reason in report.skipped:
+        err_console.print(f"[yellow]skipped[/] {path}: {reason}")
+    console.print(report.summary())
+    return 1 if report.skipped and not (report.added or report.updated or report.unchanged) else 0
+
+
+def cmd_status(args, settings) -> int:
+    from assistant.db import store
+
+    services = build_services(settings, ensure_kb=False)
+    with services.db.connection() as conn:
+        docs, chunks = store.counts(conn)
+        meta = store.index_meta(conn)
+    table = Table(show_header=False, box=None)
+    table.add_row("database", services.db.label)
+    table.add_row("schema", settings.schema)
+    table.add_row("documents", str(docs))
+    table.add_row("chunks", str(chunks))
+    table.add_row("index model", f"{meta.get('embed_model', '(none yet)')} ({meta.get('embed_dim', '?')} dims)")
+    table.add_row("configured embedder", settings.embedder)
+    table.add_row("answer model", settings.llm_model)
+    table.add_row("rerank default", settings.rerank)
+    console.print(table)
+    return 0

@@ -1,0 +1,1 @@
+"""Files -> sections -> chunks -> embeddings -> Postgres, one document per transaction."""

