@@ -14,6 +14,9 @@ def register(sub) -> None:
     p = sub.add_parser("ingest", help="add Markdown, text, HTML and PDF files (or folders) to the knowledge base")
     p.add_argument("paths", nargs="+", type=Path)
     p.set_defaults(func=cmd_ingest)
+    p = sub.add_parser("reset", help="delete the knowledge base and run log of this schema and start afresh")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=cmd_reset)
     p = sub.add_parser("status", help="show the database, embedding model and knowledge-base size")
     p.set_defaults(func=cmd_status)
 
@@ -55,4 +58,22 @@ def cmd_status(args, settings) -> int:
     table.add_row("answer model", settings.llm_model)
     table.add_row("rerank default", settings.rerank)
     console.print(table)
+    return 0
+
+
+def cmd_reset(args, settings) -> int:
+    from assistant.db import open_database
+    from assistant.db.migrate import migrate
+
+    db = open_database(settings, migrate=False)
+    if not args.yes:
+        answer = input(f"delete every document, chunk and run in schema {settings.schema!r} of {db.label}? [y/N] ")
+        if answer.strip().lower() not in {"y", "yes"}:
+            err_console.print("nothing deleted")
+            return 1
+    from assistant.db.store import drop_schema
+
+    drop_schema(db)
+    migrate(db)
+    console.print(f"schema {settings.schema!r} is empty again; the next run ingests the demo knowledge base")
     return 0

@@ -155,3 +155,18 @@ def document_text(conn: psycopg.Connection, document_id: int) -> tuple[str, str,
     texts = conn.execute("SELECT heading, text FROM chunks WHERE document_id = %s ORDER BY ord",
                          (document_id,)).fetchall()
     return src[0], src[1], "\n\n".join(t for _, t in texts)
+
+
+def drop_schema(db) -> None:
+    """Drop every table of the database's schema (documents, chunks, runs, caches, migration records).
+
+    Tables, not the schema: dropping `public` would cascade to the vector extension and every other schema's vectors.
+    """
+    from psycopg import sql
+
+    with db.connection() as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s", (db.schema,))]
+        for name in tables:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}.{} CASCADE").format(sql.Identifier(db.schema),
+                                                                              sql.Identifier(name)))
