@@ -124,6 +124,10 @@ def ask(question: str, options: AskOptions | None, services,
             result = services.reranker(run.strategy).rerank(question, run.candidates)
         run.ranked, run.rerank_trace = result.ranked, result.trace
         run.timings["rerank_ms"] = _ms(t)
+        if options.log and run.id is not None:
+            # Written now as well as at the end: a process killed during a long answer still leaves its candidates.
+            with services.db.connection() as conn:
+                runlog.record_candidates(conn, run.id, candidate_rows(run))
         emit(Event("rerank", result))
 
         if options.answer:

@@ -69,7 +69,9 @@ def progress_bar(description: str, transient: bool = True):
         task = progress.add_task(description, total=None, current="")
 
         def update(done: int, total: int, current: str = "") -> None:
-            progress.update(task, completed=done, total=total, current=Path(current).name if current else "")
+            # File paths are shortened to their name; other labels (questions, "run 1/10") are shown whole.
+            label = Path(current).name if current and Path(current).is_absolute() else current
+            progress.update(task, completed=done, total=total, current=label or "")
 
         yield update
 

@@ -1,0 +1,121 @@
+"""`assistant ask`: one question through the pipeline, the answer streamed as it is written, then its sources."""
+from __future__ import annotations
+
+from rich.markup import escape
+
+from assistant.cli.common import build_services, console, err_console, snippet
+from assistant.pipeline import STRATEGIES, AskOptions, Event, ask
+
+
+def register(sub) -> None:
+    p = sub.add_parser("ask", help="answer a question from the knowledge base, with numbered citations")
+    p.add_argument("question", nargs="+", help="the question (quote it, or give it as several words)")
+    p.add_argument("--rerank", choices=STRATEGIES, default=None,
+                   help="rerank strategy (default: settings.rerank; auto lets the policy choose)")
+    p.add_argument("--model", default=None,
+                   help="litellm model string for the answer, e.g. openai/gpt-4o-mini, ollama/qwen2.5, "
+                        "local/qwen2.5-coder-1.5b (default: settings.llm_model)")
+    p.add_argument("--recall-mode", choices=["vector", "fts", "hybrid"], default=None, help="recall mode")
+    p.add_argument("-k", "--recall-k", type=int, default=None, help="chunks to recall before reranking")
+    p.add_argument("--context-k", type=int, default=None, help="at most this many chunks in the answer context")
+    p.add_argument("--temperature", type=float, default=None, help="answer temperature (default: settings)")
+    p.add_argument("--seed", type=int, default=None, help="sampling seed (default: settings)")
+    p.set_defaults(func=cmd_ask)
+
+
+class _Printer:
+    """Turns pipeline events into progress lines on stderr and the streamed answer on stdout."""
+
+    def __init__(self):
+        self.streaming = False
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "token":
+            if not self.streaming:
+                self.streaming = True
+                console.print("[bold]answer[/]")
+            console.file.write(event.data)
+            console.file.flush()
+        elif event.kind == "recall":
+            err_console.print(f"[dim]recalled {len(event.data)} chunks[/]")
+        elif event.kind == "policy":
+            err_console.print(f"[dim]auto → [bold]{event.data['strategy']}[/]: {escape(event.data['reason'])}[/]")
+        elif event.kind == "rerank":
+            trace = event.data.trace
+            note = f" (fallback: {escape(trace.fallback)})" if trace.fallback else ""
+            err_console.print(f"[dim]reranked with {trace.reranker}{note}[/]")
+        elif event.kind == "context":
+            tokens = sum(item.tokens for item in event.data)
+            err_console.print(f"[dim]{len(event.data)} sources in context (~{tokens} tokens); asking the model…[/]")
+
+
+def _source_line(item) -> str:
+    cut = " [dim](cut to fit)[/]" if item.truncated else ""
+    return (f"  [bold][{item.index}][/] {escape(item.title)} [dim]— {escape(item.candidate.source)}[/]{cut}\n"
+            f"      [dim]{escape(snippet(item.text, 140))}[/]")
+
+
+def report_lines(run) -> list[str]:
+    """What follows the streamed answer: cited and uncited sources, citation problems, timings."""
+    answer, lines = run.answer, []
+    if answer.cited:
+        lines.append("[bold]sources cited[/]")
+        lines += [_source_line(item) for item in answer.cited]
+    if answer.uncited:
+        lines.append("[bold]in context, not cited[/]")
+        lines += [_source_line(item) for item in answer.uncited]
+    check = answer.citations
+    if check.invalid:
+        shown = ", ".join(f"[{n}]" for n in check.invalid)
+        lines.append(f"[bold yellow]invalid citations:[/] {escape(shown)} — the answer cites sources it was not "
+                     f"given (only [1]–[{check.n_sources}] exist)")
+    if answer.abstained:
+        lines.append("[yellow]the model says the sources do not answer this question[/]")
+    elif check.none and answer.context:
+        lines.append("[bold yellow]no citations:[/] the answer cites none of its sources; do not trust it "
+                     "without checking them")
+    lines.append("[dim]" + timing_line(run) + "[/]")
+    return lines
+
+
+def timing_line(run) -> str:
+    """recall · rerank · first token · answer (tokens, tok/s) · total · run id."""
+    t, comp = run.timings, run.answer.completion
+    parts = [f"recall {t.get('recall_ms', 0):.0f} ms", f"rerank {run.strategy} {t.get('rerank_ms', 0):.0f} ms"]
+    if comp.first_token_seconds is not None:
+        parts.append(f"first token {comp.first_token_seconds:.1f} s")
+    answer = f"answer {t.get('answer_ms', 0) / 1000:.1f} s"
+    if comp.completion_tokens and comp.first_token_seconds is not None and comp.seconds > comp.first_token_seconds:
+        rate = comp.completion_tokens / (comp.seconds - comp.first_token_seconds)
+        answer += f" ({comp.completion_tokens} tokens, {rate:.1f} tok/s)"
+    parts += [answer, f"total {t.get('total_ms', 0) / 1000:.1f} s", f"model {comp.model}"]
+    if run.id is not None:
+        parts.append(f"run #{run.id}")
+    return " · ".join(parts)
+
+
+def cmd_ask(args, settings, services=None) -> int:
+    question = " ".join(args.question).strip()
+    if not question:
+        err_console.print("[bold red]error:[/] empty question")
+        return 2
+    services = services or build_services(settings)
+    model = args.model or settings.llm_model
+    with err_console.status(f"preparing {model}…"):
+        # Done before recall so a missing model or key is reported before any work (and the local model's
+        # one-time assembly and load are not counted as answer time).
+        from assistant.models.registry import preload
+        preload(services.completer_for(model))
+    printer = _Printer()
+    run = ask(question, AskOptions(strategy=args.rerank, recall_mode=args.recall_mode, recall_k=args.recall_k,
+                                   context_k=args.context_k, temperature=args.temperature, seed=args.seed,
+                                   model=args.model), services, printer)
+    if not printer.streaming:
+        console.print("[bold]answer[/]")
+        console.print(run.answer.text, markup=False, highlight=False)
+    else:
+        console.file.write("\n")
+    console.print()
+    for line in report_lines(run):
+        console.print(line, highlight=False)
+    return 0

@@ -1,0 +1,243 @@
+"""The litellm completer against a tiny OpenAI-compatible server on 127.0.0.1 (and a flaky custom provider):
+retries with backoff, clear errors, streaming, and one llm_calls row per attempt with no API key in it."""
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from assistant.models.completer import LLMError, TransientLLMError, messages_sha
+from assistant.models.litellm_completer import LiteLLMCompleter
+
+SECRET = "sk-test-SECRETVALUE1234567890"
+MESSAGES = [{"role": "system", "content": "Answer from the sources."}, {"role": "user", "content": "Which lock? [1]"}]
+
+
+class FakeOpenAI:
+    """Answers POST /v1/chat/completions from a script: an int is an error status, a float a delay in seconds
+    before answering, a str the reply. Records each request."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.requests: list[dict] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                owner.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+                step = owner.script.pop(0) if owner.script else 500
+                if isinstance(step, float):
+                    time.sleep(step)
+                    step = "late"
+                if isinstance(step, int):
+                    return owner._json(self, step, {"error": {
+                        "message": f"status {step}; Incorrect API key provided: {SECRET}" if step == 401
+                        else f"status {step}", "type": "server_error"}})
+                if body.get("stream"):
+                    return owner._stream(self, step, body)
+                return owner._json(self, 200, {
+                    "id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": step},
+                                 "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 17, "completion_tokens": 5, "total_tokens": 22}})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def _json(handler, status, payload):
+        data = json.dumps(payload).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    @staticmethod
+    def _stream(handler, text, body):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()
+
+        def send(obj):
+            handler.wfile.write(f"data: {json.dumps(obj)}\n\n".encode())
+            handler.wfile.flush()
+
+        base = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
+        for word in text.split(" "):
+            send(dict(base, choices=[{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]))
+        send(dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}]))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            send(dict(base, choices=[], usage={"prompt_tokens": 17, "completion_tokens": 4, "total_tokens": 21}))
+        handler.wfile.write(b"data: [DONE]\n\n")
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def server_factory(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    made = []
+
+    def make(script):
+        made.append(FakeOpenAI(script))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def completer(server, db=None, retries=3, timeout=10.0):
+    return LiteLLMCompleter("openai/test-model", api_base=server.url, retries=retries, timeout=timeout, db=db,
+                            backoff=0.01, backoff_max=0.05)
+
+
+def llm_rows(db):
+    with db.connection() as conn:
+        cur = conn.execute("SELECT * FROM llm_calls ORDER BY id")
+        names = [d.name for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def test_transient_errors_are_retried_then_succeed(server_factory, db):
+    server = server_factory([503, 502, "Use ZooKeeper [1]."])
+    result = completer(server, db).complete(MESSAGES, temperature=0.0, max_tokens=50, seed=7, purpose="answer")
+    assert result.text == "Use ZooKeeper [1]." and result.attempts == 3
+    assert result.prompt_tokens == 17 and result.completion_tokens == 5
+    assert len(result.extra["errors"]) == 2
+    # exactly three requests: no retry layer hidden below ours
+    assert len(server.requests) == 3
+    body = server.requests[-1]["body"]
+    assert body["messages"] == MESSAGES and body["temperature"] == 0.0 and body["max_tokens"] == 50
+    assert body["seed"] == 7
+    # the key came from the environment, as the provider expects
+    assert server.requests[0]["auth"] == f"Bearer {SECRET}"
+
+    rows = llm_rows(db)
+    assert [r["options"]["attempt"] for r in rows] == [1, 2, 3]
+    assert [r["error"] is not None for r in rows] == [True, True, False]
+    assert all(r["model"] == "openai/test-model" and r["purpose"] == "answer" for r in rows)
+    assert all(r["messages_sha"] == messages_sha(MESSAGES) for r in rows)
+    assert rows[-1]["prompt_tokens"] == 17 and rows[-1]["completion_tokens"] == 5
+    assert rows[-1]["latency_ms"] > 0 and rows[-1]["options"]["temperature"] == 0.0
+    assert SECRET not in json.dumps(rows, default=str)
+
+
+def test_persistent_failure_gives_a_clear_error(server_factory, db):
+    server = server_factory([503] * 10)
+    with pytest.raises(LLMError) as info:
+        completer(server, db, retries=3).complete(MESSAGES)
+    message = str(info.value)
+    assert not isinstance(info.value, TransientLLMError)
+    assert "openai/test-model" in message and "gave up after 3 attempt" in message
+    assert "127.0.0.1" in message and "ServiceUnavailable" in message
+    assert len(server.requests) == 3
+    assert [r["error"] is not None for r in llm_rows(db)] == [True, True, True]
+
+
+def test_authentication_error_is_not_retried_and_hides_the_key(server_factory, db):
+    server = server_factory([401, "never reached"])
+    with pytest.raises(LLMError) as info:
+        completer(server, db).complete(MESSAGES)
+    assert "API key" in str(info.value) and SECRET not in str(info.value)
+    assert len(server.requests) == 1
+    assert SECRET not in json.dumps(llm_rows(db), default=str)
+
+
+def test_timeout_counts_as_transient(server_factory):
+    server = server_factory([1.5, 1.5, "late"])
+    with pytest.raises(LLMError, match="gave up after 2 attempt"):
+        completer(server, retries=2, timeout=0.3).complete(MESSAGES)
+    assert len(server.requests) == 2
+
+
+def test_streaming_sends_pieces_as_they_come(server_factory, db):
+    server = server_factory(["etcd leases work [2]."])
+    pieces = []
+    result = completer(server, db).complete(MESSAGES, on_token=pieces.append)
+    assert len(pieces) == 4 and "".join(pieces) == result.text
+    assert result.first_token_seconds is not None and result.first_token_seconds <= result.seconds
+    assert server.requests[0]["body"]["stream"] is True
+    assert result.completion_tokens == 4
+    assert llm_rows(db)[0]["options"]["stream"] is True
+
+
+def test_an_error_in_on_token_is_the_callers_and_not_retried(server_factory):
+    server = server_factory(["a b c", "a b c"])
+
+    def boom(piece):
+        raise KeyError("display closed")
+
+    with pytest.raises(KeyError):
+        completer(server).complete(MESSAGES, on_token=boom)
+    assert len(server.requests) == 1
+
+
+class _Flaky:
+    """A litellm custom provider that fails `failures` times with 503, then answers (or breaks mid-stream)."""
+
+    def __new__(cls, failures: int, break_stream: bool = False):
+        from litellm import CustomLLM
+        from litellm.llms.custom_llm import CustomLLMError
+
+        class Flaky(CustomLLM):
+            calls = 0
+
+            def completion(self, model, messages, api_base, custom_prompt_dict, model_response, *a, **kw):
+                Flaky.calls += 1
+                if Flaky.calls <= failures:
+                    raise CustomLLMError(503, "warming up")
+                model_response.choices[0].message.content = "ok [1]"
+                return model_response
+
+            def streaming(self, *a, **kw):
+                Flaky.calls += 1
+                yield {"text": "partial ", "is_finished": False, "finish_reason": "", "usage": None, "index": 0}
+                if break_stream:
+                    raise CustomLLMError(503, "connection reset")
+                yield {"text": "", "is_finished": True, "finish_reason": "stop", "usage": None, "index": 0}
+
+        return Flaky()
+
+
+@pytest.fixture
+def flaky_provider():
+    import litellm
+
+    saved = list(litellm.custom_provider_map)
+
+    def register(handler):
+        litellm.custom_provider_map = saved + [{"provider": "flaky-test", "custom_handler": handler}]
+        return handler
+
+    yield register
+    litellm.custom_provider_map = saved
+
+
+def test_custom_provider_transient_then_success(flaky_provider):
+    handler = flaky_provider(_Flaky(failures=2))
+    result = LiteLLMCompleter("flaky-test/m", retries=3, backoff=0.01).complete(MESSAGES)
+    assert result.text == "ok [1]" and result.attempts == 3 and type(handler).calls == 3
+
+
+def test_stream_broken_after_output_is_not_retried(flaky_provider):
+    handler = flaky_provider(_Flaky(failures=0, break_stream=True))
+    pieces = []
+    with pytest.raises(LLMError, match="stream broke"):
+        LiteLLMCompleter("flaky-test/m", retries=3, backoff=0.01).complete(MESSAGES, on_token=pieces.append)
+    # a retry would have printed the partial answer twice
+    assert pieces == ["partial "] and type(handler).calls == 1
+
+
+def test_unknown_provider_is_a_clear_error():
+    with pytest.raises(LLMError, match="unknown model string|model"):
+        LiteLLMCompleter("no-such-provider-xyz/model", retries=1).complete(MESSAGES)
