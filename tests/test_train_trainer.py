@@ -108,20 +108,32 @@ def test_full_path_trains_saves_and_serves_through_the_cross_encoder_strategy(db
     assert card["beats_recall"] == (held["reranked"]["nDCG@10"] > held["recall"]["nDCG@10"])
     assert ("fusion_weight" in card) == held["fused_beats_recall"]
 
-    # Served by name through the strategy, the trained model puts a training question's answer first.
+    # Served by name through the strategy, the scores are exactly the saved model's, on what serving feeds it.
+    # (Whether training raises the positive is asserted in test_training_raises_the_known_positive; 40 steps on
+    # 7 questions vary too much with data order to assert ranking quality here.)
     served = settings.replace(cross_encoder="tiny", cross_encoder_max_length=128, rerank_cache=False)
     services = Services(served, db=db, embedder=fake_embedder)
     reranker = build_reranker("cross-encoder", services)
     assert reranker.model_id.startswith("trained:tiny@")
+    from sentence_transformers import CrossEncoder
+
+    from assistant.train.data import passage_text
+    saved = CrossEncoder(str(settings.rerankers_dir / "tiny"), max_length=128, device="cpu")
     questions, _ = qrels_questions(db, TINY, "test")
-    train_qs, _ = split_heldout(questions, 0.3, 0)
-    hits = 0
-    for q in train_qs:
-        ranked = reranker.rerank(q.text, recaller.recall(q.text, 7, "vector")).ranked
-        hits += ranked[0].candidate.document_id in q.relevant_docs
-    # Chance would put the answer first for about 1 in 7 questions; a few training steps on 2 busy cores are not
-    # bit-reproducible across thread schedules, so one miss is tolerated.
-    assert hits >= len(train_qs) - 1 and hits > len(train_qs) / 2
+    for q in questions[:3]:
+        cands = recaller.recall(q.text, 7, "vector")
+        ranked = reranker.rerank(q.text, cands).ranked
+        expected = saved.predict([(q.text, passage_text(c)) for c in cands], show_progress_bar=False)
+        by_id = {c.chunk_id: float(e) for c, e in zip(cands, expected)}
+        if "fusion_weight" not in card:
+            assert [r.score for r in ranked] == pytest.approx([by_id[r.chunk_id] for r in ranked], abs=1e-4)
+            assert [r.chunk_id for r in ranked] == sorted(by_id, key=lambda cid: -by_id[cid])
+        else:  # the card says to serve it fused with the recall score
+            from assistant.rerank.cache import fuse_with_recall
+            fused = fuse_with_recall([by_id[c.chunk_id] for c in cands], [c.score for c in cands],
+                                     card["fusion_weight"])
+            order = [c.chunk_id for _, c in sorted(zip(fused, cands), key=lambda t: -t[0])]
+            assert [r.chunk_id for r in ranked] == order
 
 
 def test_cli_trains_on_a_beir_folder_and_lists_the_model(settings, tiny_base, capsys, monkeypatch):
