@@ -86,7 +86,7 @@ def main() -> int:
     fig["generation_tok_s_p50"] = round(float(np.median(gen)), 1)
     share = 100 * fig["p50"]["answer_ms"] / fig["p50"]["total_ms"]
     print("p50: " + ", ".join(f"{s[:-3]} {fig['p50'][s]:.0f} ms" for s in STAGES)
-          + f"; the answer is {share:.0f}% of the total; generation ~{fig['generation_tok_s_p50']} tok/s")
+          + f"; the answer is {share:.1f}% of the total; generation ~{fig['generation_tok_s_p50']} tok/s")
     if args.json:
         args.json.write_text(json.dumps(fig, indent=2, ensure_ascii=False) + "\n")
     return 0

@@ -20,7 +20,7 @@ def test_eval_command_writes_table_json_history_and_plot(settings, tmp_path, cap
     try:
         assert cmd_eval(args, settings) == 0
         printed = capsys.readouterr().out
-        assert "beir_tiny test: 7 queries" in printed and "nDCG@10" in printed and "paired acc" in printed
+        assert "beir_tiny test: 7 queries" in printed and "nDCG@10" in printed and "1 pairs" in printed
         record = json.loads(out.read_text())
         assert record["schema"] == "eval_beir_tiny_usem3" and record["queries"] == 7
         assert record["ingest"]["added"] == 7

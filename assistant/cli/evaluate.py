@@ -5,6 +5,7 @@ import json
 import time
 from pathlib import Path
 
+from rich import box
 from rich.table import Table
 
 from assistant.cli.common import console, err_console, progress_bar
@@ -85,27 +86,33 @@ def cmd_eval(args, settings) -> int:
 
 
 def _print_table(record: dict) -> None:
-    pairs = any(s["paired_accuracy"] is not None for s in record["strategies"])
+    pairs = next((s["pairs"] for s in record["strategies"] if s["paired_accuracy"] is not None), None)
     limit = f" (first {record['queries']})" if record["limit"] else ""
-    table = Table(title=f"{record['dataset']} {record['split']}: {record['queries']} queries{limit}; "
-                        f"{record['embedder_name']}, {record['candidates']} candidates")
-    table.add_column("strategy")
-    for name in ("nDCG@10", "MRR@10", "R@10", "R@100") + (("paired acc",) if pairs else ()):
-        table.add_column(name, justify="right")
-    table.add_column("p50 ms", justify="right")
-    table.add_column("p95 ms", justify="right")
-    table.add_column("errors", justify="right")
+    table = Table(box=box.SIMPLE_HEAD, title=f"{record['dataset']} {record['split']}: {record['queries']} queries{limit}"
+                        + (f", {pairs} pairs" if pairs is not None else "")
+                        + f"; {record['embedder_name']}, {record['candidates']} candidates")
+    errors = any(s["errors"] for s in record["strategies"])
+    table.add_column("strategy", overflow="fold")
+    for name in ("nDCG@10", "MRR@10", "R@10", "R@100") + (("paired",) if pairs is not None else ()):
+        table.add_column(name, justify="right", no_wrap=True, min_width=6)
+    table.add_column("ms p50/p95", justify="right", no_wrap=True)
+    if errors:
+        table.add_column("errors", justify="right", no_wrap=True)
     for s in record["strategies"]:
         if s["skipped"]:
-            table.add_row(s["strategy"], f"[yellow]skipped[/]: {s['skipped']}")
+            table.add_row(s["strategy"], "[yellow]skipped[/]")
             continue
         m, lat = s["metrics"], s["latency_ms"]
         row = [s["strategy"]] + [f"{m[k]:.4f}" for k in ("nDCG@10", "MRR@10", "Recall@10", "Recall@100")]
-        if pairs:
-            row.append(f"{s['paired_accuracy']:.4f} ({s['pairs']})" if s["paired_accuracy"] is not None else "")
-        row += [f"{lat.get('p50', 0):.0f}", f"{lat.get('p95', 0):.0f}", str(s["errors"])]
+        if pairs is not None:
+            row.append(f"{s['paired_accuracy']:.4f}")
+        row.append(f"{lat.get('p50', 0):.0f}/{lat.get('p95', 0):.0f}")
+        if errors:
+            row.append(str(s["errors"]))
         table.add_row(*row)
     console.print(table)
     for s in record["strategies"]:
+        if s["skipped"]:
+            err_console.print(f"[yellow]{s['strategy']} skipped[/]: {s['skipped']}")
         if s["first_error"]:
             err_console.print(f"[yellow]{s['strategy']}[/]: {s['errors']} queries failed, first: {s['first_error']}")
