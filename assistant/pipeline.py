@@ -105,6 +105,7 @@ def ask(question: str, options: AskOptions | None, services,
                                       experiment=options.experiment, recall_mode=mode,
                                       embed_model=services.embedder.model_id, model=model if options.answer else None)
     stage = "recall"
+    attached = runlog.current_run.set(run.id)
     try:
         t = time.perf_counter()
         run.candidates = services.recaller.recall(question, k, mode)
@@ -155,6 +156,8 @@ def ask(question: str, options: AskOptions | None, services,
             _log(services, run, status="interrupted" if isinstance(exc, KeyboardInterrupt) else "error")
         emit(Event("error", run.error))
         raise
+    finally:
+        runlog.current_run.reset(attached)
     run.timings["total_ms"] = _ms(total)
     if options.log and run.id is not None:
         _log(services, run, status="ok")

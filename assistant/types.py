@@ -15,7 +15,7 @@ class Candidate:
     content_sha256: str
     tokens: int
     score: float
-    """Recall score: cosine similarity (vector), ts_rank (fts) or RRF score (hybrid)."""
+    """Recall score: cosine similarity (vector), BM25 (fts) or RRF score (hybrid)."""
     rank: int
     """1-based recall rank."""
     extra: dict = field(default_factory=dict, compare=False)

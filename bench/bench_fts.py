@@ -1,4 +1,4 @@
-"""Full-text ranking: the product's ts_rank_cd (store.fts_search) vs BM25 in SQL (benchstore.bm25_search).
+"""Full-text ranking: the product's BM25 (store.fts_search) vs Postgres' ts_rank_cd, which it replaced.
 
 Runs on an eval schema that `assistant eval` has filled (eval_<dataset>_<embedder>), same queries, same chunks,
 same tsv column, so the only difference is the ranking function. Prints nDCG@10, Recall@100 and latency of
@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.db import benchstore, open_database, store  # noqa: E402
+from assistant.db import open_database, store  # noqa: E402
 from assistant.eval.beir import load_dataset  # noqa: E402
 from assistant.eval.ingest import doc_id_of, eval_schema  # noqa: E402
 from assistant.eval.metrics import evaluate  # noqa: E402
@@ -45,8 +45,8 @@ def main() -> int:
     if docs < ds.corpus_size:
         raise SystemExit(f"{schema} holds {docs} of {ds.corpus_size} documents: run `assistant eval --dataset "
                          f"{args.dataset} --embedder {settings.embedder}` first")
-    rankers = {"ts_rank_cd (product)": lambda c, lat, cjk: store.fts_search(c, lat, cjk, args.k),
-               "bm25 (k1 0.9, b 0.4)": lambda c, lat, cjk: benchstore.bm25_search(c, lat, cjk, args.k)}
+    rankers = {"ts_rank_cd": lambda c, lat, cjk: store.fts_search(c, lat, cjk, args.k, ranking="ts_rank_cd"),
+               "bm25 (product)": lambda c, lat, cjk: store.fts_search(c, lat, cjk, args.k)}
     fig: dict = {"dataset": ds.name, "queries": len(ds.queries), "chunks": chunks, "schema": schema, "rankers": {}}
     for name, search in rankers.items():
         run, ms = {}, []
@@ -70,7 +70,7 @@ def main() -> int:
         print(f"  {name:<22} nDCG@10 {r['nDCG@10']:.4f}  R@100 {r['Recall@100']:.4f}  "
               f"p50 {r['p50_ms']:.0f} ms  p95 {r['p95_ms']:.0f} ms")
     cur, bm = fig["rankers"].values()
-    print(f"  BM25 / product: nDCG@10 x{bm['nDCG@10'] / max(cur['nDCG@10'], 1e-9):.2f}, "
+    print(f"  BM25 / ts_rank_cd: nDCG@10 x{bm['nDCG@10'] / max(cur['nDCG@10'], 1e-9):.2f}, "
           f"latency p50 x{bm['p50_ms'] / max(cur['p50_ms'], 1e-9):.2f}")
     if args.json:
         args.json.write_text(json.dumps(fig, indent=2) + "\n")

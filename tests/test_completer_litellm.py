@@ -241,3 +241,18 @@ def test_stream_broken_after_output_is_not_retried(flaky_provider):
 def test_unknown_provider_is_a_clear_error():
     with pytest.raises(LLMError, match="unknown model string|model"):
         LiteLLMCompleter("no-such-provider-xyz/model", retries=1).complete(MESSAGES)
+
+
+def test_llm_calls_made_during_a_run_point_at_the_run(server_factory, db, settings, fake_embedder, tmp_path):
+    from assistant.ingest.pipeline import Ingestor
+    from assistant.pipeline import AskOptions, ask
+    from assistant.services import Services
+
+    (tmp_path / "zk.md").write_text("# ZooKeeper lock\n\nEphemeral sequential znodes, no Redis.", encoding="utf-8")
+    Ingestor(db, fake_embedder, settings).ingest_paths([tmp_path])
+    server = server_factory(["Use ZooKeeper [1].", "outside any run"])
+    services = Services(settings, db=db, embedder=fake_embedder, completer=completer(server, db=db))
+    run = ask("lock without Redis", AskOptions(strategy="none", context_k=1), services, lambda e: None)
+    completer(server, db=db).complete(MESSAGES)
+    rows = llm_rows(db)
+    assert [(r["purpose"], r["run_id"]) for r in rows] == [("answer", run.id), ("answer", None)]

@@ -36,8 +36,8 @@ def test_bm25_ranks_a_rare_word_above_repeats_of_a_common_one(db, settings, fake
     docs = [LoadedDocument(f"t:{k}", "", k, [Section("", v)]) for k, v in texts.items()]
     Ingestor(db, fake_embedder, settings).ingest_documents(docs, len(docs))
     with db.connection() as conn:
-        got = benchstore.bm25_search(conn, ["redis", "zookeeper"], [], 10)
-        cd = store.fts_search(conn, ["redis", "zookeeper"], [], 10)
+        got = store.fts_search(conn, ["redis", "zookeeper"], [], 10)
+        cd = store.fts_search(conn, ["redis", "zookeeper"], [], 10, ranking="ts_rank_cd")
     assert [c.source for c in got] == ["t:b", "t:a", "t:c", "t:d"]
     assert cd[0].source == "t:a"  # ts_rank_cd: three 'redis' beat the one rare 'zookeeper'
 
@@ -47,4 +47,4 @@ def test_bm25_ranks_a_rare_word_above_repeats_of_a_common_one(db, settings, fake
     assert got[1].score == pytest.approx(bm25(3, 4, 3))
     assert got[2].score == pytest.approx(bm25(1, 2, 3))
     with db.connection() as conn:
-        assert benchstore.bm25_search(conn, ["the"], [], 10) == []  # only a stop word: nothing to rank by
+        assert store.fts_search(conn, ["the"], [], 10) == []  # only a stop word: nothing to rank by

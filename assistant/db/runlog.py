@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from contextvars import ContextVar
 from typing import Iterable, Sequence
 
 import psycopg
@@ -57,9 +58,15 @@ def finish_run(conn: psycopg.Connection, run_id: int, *, status: str, strategy: 
          Jsonb(tokens or {}), Jsonb(trace or {}), error, run_id))
 
 
+# The run an LLM call belongs to. Rerankers and the answerer call the completer without knowing about runs; the
+# pipeline sets this around a run's work so every llm_calls row it causes points at the run.
+current_run: ContextVar[int | None] = ContextVar("current_run", default=None)
+
+
 def log_llm_call(conn: psycopg.Connection, *, purpose: str, model: str, messages_sha: str, options: dict,
                  prompt_tokens: int | None, completion_tokens: int | None, latency_ms: float | None,
                  error: str | None = None, run_id: int | None = None) -> None:
+    run_id = current_run.get() if run_id is None else run_id
     conn.execute(
         "INSERT INTO llm_calls (run_id, purpose, model, messages_sha, options, prompt_tokens, completion_tokens, "
         "latency_ms, error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
