@@ -139,12 +139,13 @@ def fts_search(conn: psycopg.Connection, latin: Sequence[str], cjk: Sequence[str
     if not lexemes:
         return []
     # One statement: document frequencies (GIN index), collection size and mean length (index on tokens), then
-    # BM25 over the chunks matching any lexeme.
+    # BM25 over the chunks matching any lexeme. MATERIALIZED: inlined, the per-lexeme count would run once per
+    # (chunk, lexeme) row of the join instead of once per lexeme.
     rows = conn.execute(
-        "WITH q AS (SELECT lex, tq, (SELECT count(*) FROM chunks WHERE tsv @@ tq) AS df "
+        "WITH q AS MATERIALIZED (SELECT lex, tq, (SELECT count(*) FROM chunks WHERE tsv @@ tq) AS df "
         "           FROM unnest(%(lex)s::text[], %(tq)s::tsquery[]) AS u(lex, tq)), "
-        "stats AS (SELECT count(*)::float8 AS n, coalesce(avg(tokens), 1)::float8 AS avg_len FROM chunks), "
-        "qi AS (SELECT lex, ln(1 + (n - df + 0.5) / (df + 0.5)) AS idf FROM q, stats WHERE df > 0), "
+        "stats AS MATERIALIZED (SELECT count(*)::float8 AS n, coalesce(avg(tokens), 1)::float8 AS avg_len FROM chunks), "
+        "qi AS MATERIALIZED (SELECT lex, ln(1 + (n - df + 0.5) / (df + 0.5)) AS idf FROM q, stats WHERE df > 0), "
         "cand AS (SELECT id, tokens, tsv FROM chunks WHERE tsv @@ %(any)s::tsquery), "
         "scored AS (SELECT cand.id, sum(qi.idf * cardinality(u.positions) * (%(k1)s + 1) / "
         "  (cardinality(u.positions) + %(k1)s * (1 - %(b)s + %(b)s * cand.tokens / stats.avg_len))) AS score "

@@ -1,0 +1,90 @@
+"""Does reranking honour "without Redis" on the demo knowledge base? Recall vs each rerank strategy.
+
+For the demo question and its paraphrases (English and Chinese), recall the top --candidates chunks, rerank them
+with each strategy, and count how many of the top-k come from Redis-based documents: the demo files named
+redis-*, redisson-*, redlock-* (not non-redis-lock-comparison or going-redis-free, which are about leaving Redis).
+A chunk from one of them describes exactly what the question excludes, so a lower share is better. The label comes
+from the file name alone, so nobody tunes it per answer.
+
+    python bench/bench_negation_demo.py [--strategies none,cross-encoder] [--paraphrases FILE] [--json OUT]
+
+Uses the settings (ASSISTANT_DATA_DIR, ASSISTANT_CROSS_ENCODER, ...) and the demo knowledge base, which the first
+run ingests into an empty database.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path, PurePath
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assistant.rerank.base import keep_order  # noqa: E402
+from assistant.services import Services  # noqa: E402
+from assistant.settings import Settings  # noqa: E402
+
+QUESTIONS = [
+    "distributed lock without Redis",
+    "How can I implement a distributed lock that does not depend on Redis?",
+    "What can I use for distributed locking if Redis is not an option?",
+    "Which lock services can coordinate processes across machines when we cannot run Redis?",
+    "不使用 Redis 的分布式锁怎么实现？",
+    "除了 Redis，还有哪些方式可以实现分布式锁？",
+]
+_REDIS_DOC = re.compile(r"^(redis|redisson|redlock)")
+
+
+def redis_based(source: str) -> bool:
+    return bool(_REDIS_DOC.match(PurePath(source).name))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--strategies", default="none,cross-encoder")
+    ap.add_argument("--candidates", type=int, default=20)
+    ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--paraphrases", type=Path, default=None, help="questions, one a line (default: built in)")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+
+    questions = QUESTIONS
+    if args.paraphrases:
+        questions = [q.strip() for q in args.paraphrases.read_text(encoding="utf-8").splitlines()
+                     if q.strip() and not q.startswith("#")]
+    services = Services(Settings.load())
+    services.ensure_knowledge_base()
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    fig: dict = {"candidates": args.candidates, "k": args.k, "questions": questions, "strategies": {}}
+    for strategy in strategies:
+        rows, seconds = [], []
+        reranker = None if strategy == "none" else services.reranker(strategy)
+        for q in questions:
+            cands = services.recaller.recall(q, args.candidates, services.settings.recall_mode)
+            t = time.perf_counter()
+            ranked = keep_order(cands) if reranker is None else reranker.rerank(q, cands).ranked
+            seconds.append(time.perf_counter() - t)
+            top = [r.candidate.source for r in ranked[:args.k]]
+            rows.append({"question": q, "redis_in_top": sum(map(redis_based, top)),
+                         "top": [PurePath(s).name for s in top]})
+        share = sum(r["redis_in_top"] for r in rows) / (args.k * len(rows))
+        fig["strategies"][strategy] = {"redis_share": round(share, 3), "per_question": rows,
+                                       "rerank_s_mean": round(sum(seconds) / len(seconds), 2)}
+    print(f"Share of the top-{args.k} chunks from Redis-based documents (lower is better), "
+          f"{len(questions)} phrasings, {args.candidates} candidates:")
+    for strategy, f in fig["strategies"].items():
+        per = " ".join(str(r["redis_in_top"]) for r in f["per_question"])
+        print(f"  {strategy:<14} {f['redis_share']:.2f}   per phrasing: {per}   rerank {f['rerank_s_mean']} s/question")
+    base = fig["strategies"].get("none")
+    for strategy, f in fig["strategies"].items():
+        if base and strategy != "none" and f["redis_share"]:
+            print(f"  {strategy} / none: x{f['redis_share'] / max(base['redis_share'], 1e-9):.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(fig, indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
