@@ -31,6 +31,24 @@ def test_no_question_across_languages_or_without_a_distinguishing_name():
     assert make_questions(ETCD, same) is None  # nothing the other names that the positive lacks
 
 
+def test_generic_words_are_not_taken_for_the_topic_or_the_excluded_thing():
+    # Two chunks of the demo knowledge base. Taking heading words for names gave 「不使用规范的锁分布式」: 规范 is a
+    # generic word from the negative's heading, and 锁 + 分布式 were glued in the wrong order.
+    pos = ChunkRow(1, 1, "a", "用数据库实现分布式锁：悲观锁、乐观锁与 advisory lock",
+                   "用数据库实现分布式锁：悲观锁、乐观锁与 advisory lock > 共同局限",
+                   "锁只存在于主库，主从切换后全部丢失；数据库压力大时加锁延迟升高，不适合高频细粒度加锁。")
+    neg = ChunkRow(2, 2, "b", "Redisson 分布式锁使用规范", "Redisson 分布式锁使用规范 > 规范要求",
+                   "- 锁的 key 必须带业务前缀，禁止使用全局锁名。 - 锁内禁止调用外部 HTTP 接口等耗时操作。 - 涉及资金等正确性"
+                   "要求高的场景，必须同时使用数据库乐观锁（version 字段）兜底。")
+    assert make_questions(pos, neg)[0] == "不使用 HTTP 的分布式锁"
+    # "Owner" starts a metadata line; it is not part of what the two chunks are about.
+    pos = ChunkRow(3, 3, "c", "Redisson RLock and the Lock Watchdog", "", "Owner: java-platform · Applies to: "
+                   "Redisson 3.x. Most services that need a Redis lock use Redisson. The watchdog renews the lock.")
+    neg = ChunkRow(4, 4, "d", "Consul Locks: Sessions and Lock Delay", "", "Owner: platform · Applies to: Consul 1.x. "
+                   "A Consul lock is a KV acquire bound to a session; lock delay blocks re-acquire.")
+    assert make_questions(pos, neg)[0] == "Lock without Consul"
+
+
 DOCS = [
     ("etcd lock", ETCD.text),
     ("Redis SET NX lock", REDIS.text),

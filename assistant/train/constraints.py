@@ -98,8 +98,13 @@ def terms(chunk: ChunkRow) -> Terms:
         if _looks_like_name(t, chunk.text, in_heading=i < len(head)):
             entity.add(key)
     heading = frozenset(t.lower() for t in head) & set(counts)
+    # A title word the body repeats is what the document is about ("etcd" in "etcd lock"). Headings alone are no
+    # evidence of a name: Title Case makes "Guide" or "Applies" look like one.
+    title = {t.lower() for t in _terms_of(chunk.title)}
+    body_counts = Counter(t.lower() for t in body)
+    entity |= {k for k in title & set(counts) if body_counts[k] >= 1}
     text_lower = f"{chunk.title} {chunk.heading} {chunk.text}".lower()
-    return Terms(counts, surface, first, heading, frozenset(entity | heading), text_lower)
+    return Terms(counts, surface, first, heading, frozenset(entity), text_lower)
 
 
 def _looks_like_name(term: str, text: str, in_heading: bool) -> bool:
@@ -119,23 +124,42 @@ def excluded_term(pos: Terms, neg: Terms) -> str | None:
     for key, n in neg.counts.items():
         if key not in neg.entity or key in pos.counts or key in pos.text_lower:
             continue
-        score = (key in neg.heading, n, -neg.first[key])
+        # Excluded things are products and techniques, written in Latin script in Chinese text too (Redis,
+        # ZooKeeper, etcd); a Chinese word here is nearly always a generic one (方案, 实现, 基于).
+        if not re.search(r"[A-Za-z]", key) or key in _STOP_EN:
+            continue
+        if key.rstrip("s") in pos.text_lower:  # "Locks" where the positive says "lock"
+            continue
+        word = neg.surface[key]
+        # A capitalised ordinary word ("Applies", "Named") passes for a name once; a real one recurs or is titled.
+        if word[:1].isupper() and word[1:].islower() and n < 2 and key not in neg.heading:
+            continue
+        # All capitals is a command or keyword (SET, NX, SELECT) more often than a thing one can do without.
+        score = (not neg.surface[key].isupper(), key in neg.heading, n, -neg.first[key])
         if best is None or score > best:
             best, best_key = score, key
     return neg.surface[best_key] if best_key else None
 
 
 def shared_topic(pos: Terms, neg: Terms, lang: str, width: int = 2) -> str | None:
-    """X: the terms both chunks are about (title/heading terms first), in the positive's word order."""
+    """X: the terms both chunks are about (title/heading terms first), written as the positive writes them."""
     shared = [k for k in pos.counts if k in neg.counts]
-    if not shared:
+    # The topic must be something a title or heading names; a word both bodies happen to use ("whose") is not.
+    if not any(k in pos.heading or k in neg.heading for k in shared):
         return None
     ranked = sorted(shared, key=lambda k: (-(k in pos.heading and k in neg.heading),
                                            -(k in pos.heading or k in neg.heading),
                                            -min(pos.counts[k], neg.counts[k]), pos.first[k]))
-    chosen = sorted(ranked[:width], key=lambda k: pos.first[k])
-    words = [pos.surface[k] for k in chosen]
-    return ("" if lang == "zh" else " ").join(words)
+    sep = "" if lang == "zh" else " "
+    text = pos.text_lower
+    # Two terms make a topic only when the positive writes them together, in either order ("分布式锁", not
+    # "锁分布式"); otherwise the single best term stands alone.
+    for a in ranked[:width + 1]:
+        for b in ranked[:width + 1]:
+            if a != b and (a in pos.heading or b in pos.heading) and f"{a}{sep}{b}" in text \
+                    and f"{a}{sep}{b}" in neg.text_lower:
+                return f"{pos.surface[a]}{sep}{pos.surface[b]}"
+    return pos.surface[ranked[0]]
 
 
 def make_questions(pos: ChunkRow, neg: ChunkRow) -> tuple[str, str] | None:
