@@ -4,7 +4,7 @@ from pathlib import Path
 
 from assistant.cli import build_parser
 from assistant.cli.evaluate import cmd_eval
-from assistant.eval.plot import latest_scores, load_results, plot_ndcg
+from assistant.eval.plot import latest_query_counts, latest_scores, load_results, plot_ndcg
 
 TINY = Path(__file__).parent / "data" / "beir_tiny"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -47,17 +47,20 @@ def test_eval_command_names_a_missing_split(settings, capsys):
     assert "splits here: test" in " ".join(capsys.readouterr().err.split())
 
 
-def _record(dataset, embedder, **ndcg):
-    return {"dataset": dataset, "embedder_name": embedder,
+def _record(dataset, embedder, queries=300, **ndcg):
+    return {"dataset": dataset, "embedder_name": embedder, "queries": queries,
             "strategies": [{"strategy": s, "metrics": {"nDCG@10": v}, "skipped": None} for s, v in ndcg.items()]
             + [{"strategy": "llm", "metrics": {}, "skipped": "no model"}]}
 
 
 def test_plot_uses_the_latest_run_of_each_strategy(tmp_path):
     records = [_record("scifact", "usem3", none=0.5, hybrid=0.6), _record("nevir", "usem3", none=0.3),
-               _record("scifact", "usem3", none=0.55)]
+               _record("scifact", "usem3", queries=50, none=0.55)]
     assert latest_scores(records) == {("scifact", "usem3"): {"none": 0.55, "hybrid": 0.6},
                                       ("nevir", "usem3"): {"none": 0.3}}
+    # Each bar says how many queries it stands on: a --limit run replaces one bar, not the panel.
+    assert latest_query_counts(records) == {("scifact", "usem3"): {"none": 50, "hybrid": 300},
+                                            ("nevir", "usem3"): {"none": 300}}
     path = plot_ndcg(records, tmp_path / "p" / "ndcg.png")
     assert path.read_bytes()[:8] == PNG
     assert plot_ndcg([_record("x", "y")], tmp_path / "none.png") is None  # nothing but skipped strategies

@@ -40,29 +40,49 @@ def latest_scores(records: list[dict], metric: str = "nDCG@10") -> dict[tuple[st
     return table
 
 
+def latest_query_counts(records: list[dict], metric: str = "nDCG@10") -> dict[tuple[str, str], dict[str, int]]:
+    """(dataset, embedder) -> {strategy: queries of the run that latest_scores took it from}."""
+    table: dict[tuple[str, str], dict[str, int]] = {}
+    for rec in records:
+        key = (rec.get("dataset", "?"), rec.get("embedder_name", rec.get("embedder", "?")))
+        for s in rec.get("strategies", []):
+            if not s.get("skipped") and metric in s.get("metrics", {}):
+                table.setdefault(key, {})[s["strategy"]] = int(rec.get("queries") or 0)
+    return table
+
+
 def plot_ndcg(records: list[dict], out: Path, metric: str = "nDCG@10") -> Path | None:
-    """Grouped bars: one group per dataset (and embedder), one bar per strategy. None when nothing to draw."""
+    """One panel per dataset and embedder, one bar per strategy, each bar labelled with its value and the number
+    of queries it was measured on (runs with --limit measure fewer). None when nothing to draw."""
     from matplotlib.figure import Figure  # no pyplot: no global backend, nothing opens a window
 
     table = latest_scores(records, metric)
     if not table:
         return None
+    counts = latest_query_counts(records, metric)
     groups = sorted(table)
     strategies = list(dict.fromkeys(s for g in groups for s in table[g]))
-    width = 0.8 / len(strategies)
-    fig = Figure(figsize=(max(6.0, 1.6 * len(groups) * max(1, len(strategies)) / 2), 4.5), layout="constrained")
-    ax = fig.add_subplot()
-    for i, strategy in enumerate(strategies):
-        xs = [g + (i - (len(strategies) - 1) / 2) * width for g in range(len(groups))]
-        ys = [table[g].get(strategy, 0.0) for g in groups]
-        bars = ax.bar(xs, ys, width, label=strategy)
-        ax.bar_label(bars, labels=[f"{table[g][strategy]:.3f}" if strategy in table[g] else "" for g in groups],
-                     fontsize=7, padding=2)
-    ax.set_xticks(range(len(groups)), [f"{d}\n({e})" for d, e in groups])
-    ax.set_ylabel(metric)
-    ax.set_ylim(0, 1.15)  # headroom for the value labels and the legend
-    ax.set_title(f"{metric} per strategy (latest run of each)")
-    ax.legend(fontsize=8, ncols=min(len(strategies), 4), loc="upper right")
+    colours = {s: f"C{i % 10}" for i, s in enumerate(strategies)}
+    cols = min(3, len(groups))
+    rows = (len(groups) + cols - 1) // cols
+    most = max(len(table[g]) for g in groups)
+    fig = Figure(figsize=(cols * max(3.2, 0.75 * most + 1.0), rows * 3.4), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, sharey=True)
+    for ax, group in zip(axes.flat, groups):
+        names = [s for s in strategies if s in table[group]]
+        ys = [table[group][s] for s in names]
+        bars = ax.bar(range(len(names)), ys, 0.7, color=[colours[s] for s in names])
+        ax.bar_label(bars, labels=[f"{y:.3f}" for y in ys], fontsize=7, padding=2)
+        ax.set_xticks(range(len(names)), [f"{s.replace('+', chr(10) + '+')}\n{counts[group][s]} q" for s in names],
+                     fontsize=7)
+        ax.set_title(f"{group[0]} ({group[1]})", fontsize=9)
+        ax.set_ylim(0, 1.1)
+        ax.grid(axis="y", alpha=0.3)
+    for ax in list(axes.flat)[len(groups):]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel(metric)
+    fig.suptitle(f"{metric} per strategy (latest run of each)", fontsize=10)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     return out
