@@ -95,7 +95,7 @@ def _heatmap(ax, sr: StrategyReport, report: Report, colour: str, has_cjk: bool)
     from matplotlib.colors import LinearSegmentedColormap
 
     k = report.k
-    ax.set_title(f"{sr.label}: rank of each chunk ({len(sr.runs)} runs)", fontsize=10, loc="left", color=colour)
+    ax.set_title(f"{sr.label} ({len(sr.runs)} runs)", fontsize=10, loc="left", color=colour)
     ids, share = rank_table(sr.runs, k)
     if not ids:
         ax.text(0.5, 0.5, "no successful runs" if not sr.runs else "no chunks recalled", ha="center", va="center",
