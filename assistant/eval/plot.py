@@ -30,24 +30,23 @@ def load_results(path: Path) -> list[dict]:
 
 def latest_scores(records: list[dict], metric: str = "nDCG@10") -> dict[tuple[str, str], dict[str, float]]:
     """(dataset, embedder) -> {strategy: metric}, the newest run of each strategy winning."""
-    table: dict[tuple[str, str], dict[str, float]] = {}
+    return _latest(records, metric, lambda rec, s: s["metrics"][metric])
+
+
+def latest_query_counts(records: list[dict], metric: str = "nDCG@10") -> dict[tuple[str, str], dict[str, int]]:
+    """(dataset, embedder) -> {strategy: queries of the run that latest_scores took it from}."""
+    return _latest(records, metric, lambda rec, s: int(rec.get("queries") or 0))
+
+
+def _latest(records: list[dict], metric: str, value) -> dict[tuple[str, str], dict]:
+    # One walk for every per-strategy figure, so scores and their query counts always come from the same run.
+    table: dict[tuple[str, str], dict] = {}
     for rec in records:
         key = (rec.get("dataset", "?"), rec.get("embedder_name", rec.get("embedder", "?")))
         for s in rec.get("strategies", []):
             if s.get("skipped") or metric not in s.get("metrics", {}):
                 continue
-            table.setdefault(key, {})[s["strategy"]] = s["metrics"][metric]
-    return table
-
-
-def latest_query_counts(records: list[dict], metric: str = "nDCG@10") -> dict[tuple[str, str], dict[str, int]]:
-    """(dataset, embedder) -> {strategy: queries of the run that latest_scores took it from}."""
-    table: dict[tuple[str, str], dict[str, int]] = {}
-    for rec in records:
-        key = (rec.get("dataset", "?"), rec.get("embedder_name", rec.get("embedder", "?")))
-        for s in rec.get("strategies", []):
-            if not s.get("skipped") and metric in s.get("metrics", {}):
-                table.setdefault(key, {})[s["strategy"]] = int(rec.get("queries") or 0)
+            table.setdefault(key, {})[s["strategy"]] = value(rec, s)
     return table
 
 
