@@ -98,11 +98,9 @@ def terms(chunk: ChunkRow) -> Terms:
         if _looks_like_name(t, chunk.text, in_heading=i < len(head)):
             entity.add(key)
     heading = frozenset(t.lower() for t in head) & set(counts)
-    # A title word the body repeats is what the document is about ("etcd" in "etcd lock"). Headings alone are no
+    # A title word the body uses again is what the document is about ("etcd" in "etcd lock"). Headings alone are no
     # evidence of a name: Title Case makes "Guide" or "Applies" look like one.
-    title = {t.lower() for t in _terms_of(chunk.title)}
-    body_counts = Counter(t.lower() for t in body)
-    entity |= {k for k in title & set(counts) if body_counts[k] >= 1}
+    entity |= {t.lower() for t in _terms_of(chunk.title)} & {t.lower() for t in body} & set(counts)
     text_lower = f"{chunk.title} {chunk.heading} {chunk.text}".lower()
     return Terms(counts, surface, first, heading, frozenset(entity), text_lower)
 
@@ -122,20 +120,19 @@ def excluded_term(pos: Terms, neg: Terms) -> str | None:
     """The thing Y the negative names and the positive never mentions: a name, preferably from its title."""
     best, best_key = None, None
     for key, n in neg.counts.items():
-        if key not in neg.entity or key in pos.counts or key in pos.text_lower:
+        # Anything the positive mentions, singular included ("Locks" where it says "lock"), is no exclusion.
+        if key not in neg.entity or key.rstrip("s") in pos.text_lower:
             continue
         # Excluded things are products and techniques, written in Latin script in Chinese text too (Redis,
         # ZooKeeper, etcd); a Chinese word here is nearly always a generic one (方案, 实现, 基于).
-        if not re.search(r"[A-Za-z]", key) or key in _STOP_EN:
-            continue
-        if key.rstrip("s") in pos.text_lower:  # "Locks" where the positive says "lock"
+        if not re.search(r"[A-Za-z]", key):
             continue
         word = neg.surface[key]
         # A capitalised ordinary word ("Applies", "Named") passes for a name once; a real one recurs or is titled.
         if word[:1].isupper() and word[1:].islower() and n < 2 and key not in neg.heading:
             continue
         # All capitals is a command or keyword (SET, NX, SELECT) more often than a thing one can do without.
-        score = (not neg.surface[key].isupper(), key in neg.heading, n, -neg.first[key])
+        score = (not word.isupper(), key in neg.heading, n, -neg.first[key])
         if best is None or score > best:
             best, best_key = score, key
     return neg.surface[best_key] if best_key else None
