@@ -6,7 +6,7 @@ redis-*, redisson-*, redlock-* (not non-redis-lock-comparison or going-redis-fre
 A chunk from one of them describes exactly what the question excludes, so a lower share is better. The label comes
 from the file name alone, so nobody tunes it per answer.
 
-    python bench/bench_negation_demo.py [--strategies none,cross-encoder] [--paraphrases FILE] [--json OUT]
+    python bench/bench_negation_demo.py [--strategies none,cross-encoder] [--question Q --paraphrases FILE] [--json OUT]
 
 Uses the settings (ASSISTANT_DATA_DIR, ASSISTANT_CROSS_ENCODER, ...) and the demo knowledge base, which the first
 run ingests into an empty database.
@@ -23,17 +23,12 @@ from pathlib import Path, PurePath
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.rerank.base import keep_order  # noqa: E402
+from assistant.runs.experiment import read_paraphrases  # noqa: E402
 from assistant.services import Services  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
-QUESTIONS = [
-    "distributed lock without Redis",
-    "How can I implement a distributed lock that does not depend on Redis?",
-    "What can I use for distributed locking if Redis is not an option?",
-    "Which lock services can coordinate processes across machines when we cannot run Redis?",
-    "不使用 Redis 的分布式锁怎么实现？",
-    "除了 Redis，还有哪些方式可以实现分布式锁？",
-]
+QUESTION = "distributed lock without Redis"
+PARAPHRASES = Path(__file__).with_name("paraphrases_redis.txt")
 _REDIS_DOC = re.compile(r"^(redis|redisson|redlock)")
 
 
@@ -46,14 +41,12 @@ def main() -> int:
     ap.add_argument("--strategies", default="none,cross-encoder")
     ap.add_argument("--candidates", type=int, default=20)
     ap.add_argument("--k", type=int, default=5)
-    ap.add_argument("--paraphrases", type=Path, default=None, help="questions, one a line (default: built in)")
+    ap.add_argument("--question", default=QUESTION)
+    ap.add_argument("--paraphrases", type=Path, default=PARAPHRASES, help="more phrasings, one a line")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
-    questions = QUESTIONS
-    if args.paraphrases:
-        questions = [q.strip() for q in args.paraphrases.read_text(encoding="utf-8").splitlines()
-                     if q.strip() and not q.startswith("#")]
+    questions = list(dict.fromkeys([args.question, *read_paraphrases(args.paraphrases)]))
     services = Services(Settings.load())
     services.ensure_knowledge_base()
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
