@@ -4,12 +4,12 @@ from assistant.answer.answerer import answer_question, is_abstention, question_l
 from assistant.answer.citations import parse_citations
 from assistant.answer.context import ContextItem
 from assistant.db import runlog
-from assistant.ingest.pipeline import Ingestor
 from assistant.models.completer import LLMError
 from assistant.pipeline import AskOptions, ask
 from assistant.services import Services
 from assistant.types import Candidate
 from tests.fakes import FakeCompleter
+from tests.kb import ingest_texts
 
 
 def _context(n: int) -> list[ContextItem]:
@@ -121,9 +121,7 @@ DOCS = {
 
 
 def test_pipeline_logs_cited_chunks_and_citations(db, settings, fake_embedder, tmp_path):
-    for name, text in DOCS.items():
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    Ingestor(db, fake_embedder, settings).ingest_paths([tmp_path])
+    ingest_texts(db, fake_embedder, settings, tmp_path, DOCS)
     fake = FakeCompleter(["Use ZooKeeper znodes [1] or etcd leases [2]; see also [9]."])
     services = Services(settings, db=db, embedder=fake_embedder, completer=fake)
     events = []

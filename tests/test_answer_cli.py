@@ -1,8 +1,8 @@
 from assistant.cli import build_parser
 from assistant.cli.ask import cmd_ask
-from assistant.ingest.pipeline import Ingestor
 from assistant.services import Services
 from tests.fakes import FakeCompleter
+from tests.kb import ingest_texts
 
 DOCS = {
     "zk.md": "# ZooKeeper lock\n\nZooKeeper locks use ephemeral sequential znodes; no Redis involved.",
@@ -12,9 +12,7 @@ DOCS = {
 
 
 def _run(db, settings, embedder, tmp_path, capsys, reply, argv):
-    for name, text in DOCS.items():
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    Ingestor(db, embedder, settings).ingest_paths([tmp_path])
+    ingest_texts(db, embedder, settings, tmp_path, DOCS)
     services = Services(settings, db=db, embedder=embedder, completer=FakeCompleter([reply]))
     args = build_parser().parse_args(["ask", *argv])
     assert args.func is cmd_ask

@@ -244,12 +244,12 @@ def test_unknown_provider_is_a_clear_error():
 
 
 def test_llm_calls_made_during_a_run_point_at_the_run(server_factory, db, settings, fake_embedder, tmp_path):
-    from assistant.ingest.pipeline import Ingestor
     from assistant.pipeline import AskOptions, ask
     from assistant.services import Services
+    from tests.kb import ingest_texts
 
-    (tmp_path / "zk.md").write_text("# ZooKeeper lock\n\nEphemeral sequential znodes, no Redis.", encoding="utf-8")
-    Ingestor(db, fake_embedder, settings).ingest_paths([tmp_path])
+    ingest_texts(db, fake_embedder, settings, tmp_path,
+                 {"zk.md": "# ZooKeeper lock\n\nEphemeral sequential znodes, no Redis."})
     server = server_factory(["Use ZooKeeper [1].", "outside any run"])
     services = Services(settings, db=db, embedder=fake_embedder, completer=completer(server, db=db))
     run = ask("lock without Redis", AskOptions(strategy="none", context_k=1), services, lambda e: None)

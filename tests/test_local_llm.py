@@ -7,12 +7,12 @@ import threading
 import pytest
 
 from assistant.db import runlog
-from assistant.ingest.pipeline import Ingestor
 from assistant.models.embedder import ModelUnavailable
 from assistant.models.local_models import LOCAL_MODELS, LocalModel, assemble, model_path
 from assistant.models.registry import load_completer
 from assistant.pipeline import AskOptions, ask
 from assistant.services import Services
+from tests.kb import ingest_texts
 
 MESSAGES = [{"role": "system", "content": "You are brief."}, {"role": "user", "content": "Name a colour."}]
 
@@ -143,10 +143,7 @@ DOCS = {
 
 def _kb(db, settings, embedder, tmp_path):
     docs = tmp_path / "kb"
-    docs.mkdir()
-    for name, text in DOCS.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    Ingestor(db, embedder, settings).ingest_paths([docs])
+    ingest_texts(db, embedder, settings, docs, DOCS)
 
 
 def test_smollm2_answers_through_the_pipeline(db, settings, fake_embedder, tmp_path):

@@ -1,9 +1,9 @@
 import numpy as np
 
 from assistant.db import store
-from assistant.ingest.pipeline import Ingestor
 from assistant.recall import Recaller, rrf
 from assistant.types import Candidate
+from tests.kb import ingest_texts
 
 DOCS = {
     "redis.md": "# Redis lock\n\nA Redis lock uses SET key value NX PX 30000 and a random token.",
@@ -18,9 +18,7 @@ DOCS = {
 
 
 def ingest(db, settings, embedder, tmp_path):
-    for name, text in DOCS.items():
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    Ingestor(db, embedder, settings).ingest_paths([tmp_path])
+    ingest_texts(db, embedder, settings, tmp_path, DOCS)
 
 
 def test_vector_recall_matches_exact_cosine(db, settings, use_embedder, tmp_path):

@@ -8,10 +8,10 @@ from rich.console import Console
 
 from assistant.cli.search import cmd_search, comparison_table, movement, register
 from assistant.db import runlog
-from assistant.ingest.pipeline import Ingestor
 from assistant.pipeline import AskOptions, ask
 from assistant.services import Services
 from tests.fakes import FakeCompleter
+from tests.kb import ingest_texts
 
 DOCS = {
     "redis.md": "# Redis lock\n\nA Redis lock uses SET key value NX PX 30000 and a random token.",
@@ -35,9 +35,7 @@ class NoRedisRanker(FakeCompleter):
 
 
 def _services(settings, db, fake_embedder, tmp_path, completer):
-    for name, text in DOCS.items():
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    Ingestor(db, fake_embedder, settings).ingest_paths([tmp_path])
+    ingest_texts(db, fake_embedder, settings, tmp_path, DOCS)
     return Services(settings.replace(listwise_model="openai/gpt-4o-mini", recall_k=6), db=db,
                     embedder=fake_embedder, completer=completer)
 

@@ -5,11 +5,11 @@ import pytest
 
 from assistant.cli import main
 from assistant.db import runlog
-from assistant.ingest.pipeline import Ingestor
 from assistant.models.completer import LLMError
 from assistant.pipeline import AskOptions, ask
 from assistant.services import Services
 from tests.fakes import FakeCompleter
+from tests.kb import ingest_texts
 
 DOCS = {
     "redis.md": "# Redis lock\n\nA Redis lock uses SET key value NX PX 30000 and a random token.",
@@ -34,10 +34,7 @@ def cli_env(monkeypatch, settings, pg_url, db):
 
 def ingest(db, settings, embedder, tmp_path):
     docs = tmp_path / "docs"
-    docs.mkdir()
-    for name, text in DOCS.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    Ingestor(db, embedder, settings).ingest_paths([docs])
+    ingest_texts(db, embedder, settings, docs, DOCS)
 
 
 def test_runs_lists_and_shows_a_run_in_full(cli_env, db, use_embedder, tmp_path, capsys, monkeypatch):

@@ -6,7 +6,6 @@ from typing import Sequence
 import pytest
 
 from assistant.db import runlog
-from assistant.ingest.pipeline import Ingestor
 from assistant.models.completer import LLMError
 from assistant.pipeline import AskOptions, ask
 from assistant.rerank.base import Ranked, Reranker, RerankerUnavailable, RerankResult, Trace
@@ -15,6 +14,7 @@ from assistant.runs.report import report_from_db
 from assistant.services import Services
 from assistant.types import Candidate
 from tests.fakes import FakeCompleter
+from tests.kb import ingest_texts
 
 DOCS = {
     "redis.md": "# Redis lock\n\nA Redis lock uses SET key value NX PX 30000 and a random token.",
@@ -55,10 +55,7 @@ class MissingReranker(Reranker):
 def make_services(db, settings, fake_embedder, tmp_path):
     """Services over a small ingested knowledge base, with the given completer and rerankers."""
     docs = tmp_path / "docs"
-    docs.mkdir()
-    for name, text in DOCS.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    Ingestor(db, fake_embedder, settings).ingest_paths([docs])
+    ingest_texts(db, fake_embedder, settings, docs, DOCS)
     settings = settings.replace(recall_k=5, context_k=3)
 
     def make(completer=None, **rerankers):

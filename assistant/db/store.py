@@ -144,7 +144,8 @@ def fts_search(conn: psycopg.Connection, latin: Sequence[str], cjk: Sequence[str
     rows = conn.execute(
         "WITH q AS MATERIALIZED (SELECT lex, tq, (SELECT count(*) FROM chunks WHERE tsv @@ tq) AS df "
         "           FROM unnest(%(lex)s::text[], %(tq)s::tsquery[]) AS u(lex, tq)), "
-        "stats AS MATERIALIZED (SELECT count(*)::float8 AS n, coalesce(avg(tokens), 1)::float8 AS avg_len FROM chunks), "
+        "stats AS MATERIALIZED (SELECT count(*)::float8 AS n, coalesce(avg(tokens), 1)::float8 AS avg_len "
+        "                       FROM chunks), "
         "qi AS MATERIALIZED (SELECT lex, ln(1 + (n - df + 0.5) / (df + 0.5)) AS idf FROM q, stats WHERE df > 0), "
         "cand AS (SELECT id, tokens, tsv FROM chunks WHERE tsv @@ %(any)s::tsquery), "
         "scored AS (SELECT cand.id, sum(qi.idf * cardinality(u.positions) * (%(k1)s + 1) / "
