@@ -75,7 +75,14 @@ def _decide(question: str, requested: str, services, n_candidates: int) -> tuple
     from assistant.rerank.policy import decide
     from assistant.rerank.registry import available
 
-    decision = decide(question, available=available(services), n_candidates=n_candidates)
+    avail = available(services)
+    # The cross-encoder's card says, per question language, whether it helps every question, only constrained
+    # ones, or none: auto follows it.
+    serves = services.reranker("cross-encoder").serves(question) if "cross-encoder" in avail else "all"
+    if serves == "none":
+        avail = [n for n in avail if n != "cross-encoder"]
+    limited = ["cross-encoder"] if serves == "constrained" else []
+    decision = decide(question, available=avail, n_candidates=n_candidates, constrained_only=limited)
     return decision.strategy, asdict(decision)
 
 

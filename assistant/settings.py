@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -45,8 +46,9 @@ class Settings:
     """Target chunk size in tokens of the embedding model's tokenizer."""
     chunk_overlap: int = 40
     """Tokens of overlap carried from one chunk into the next."""
-    max_file_mb: float = 50.0
-    """Files larger than this are skipped at ingest with a reason."""
+    max_file_mb: float = 5.0
+    """Files larger than this are skipped at ingest with a reason. Ingest runs at about 1 MB of text a minute on
+    two cores, so the default keeps one file under ~5 minutes; raise it (ASSISTANT_MAX_FILE_MB) for big files."""
     demo_kb: bool = True
     """Ingest the bundled demo knowledge base the first time the product meets an empty database."""
 
@@ -128,20 +130,90 @@ class Settings:
             candidate = data_dir / "config.toml"
             cfg = candidate if candidate.exists() else None
         if cfg is not None:
-            with open(cfg, "rb") as fh:
-                values.update(tomllib.load(fh))
+            try:
+                with open(cfg, "rb") as fh:
+                    values.update(tomllib.load(fh))
+            except FileNotFoundError:
+                raise SettingsError(f"config file {cfg} does not exist") from None
+            except OSError as exc:
+                raise SettingsError(f"config file {cfg} cannot be read: {exc.strerror or exc}") from None
+            except tomllib.TOMLDecodeError as exc:
+                raise SettingsError(f"config file {cfg} is not valid TOML: {exc}") from None
         known = {f.name: f for f in fields(cls)}
         unknown = set(values) - set(known)
         if unknown:
-            raise ValueError(f"unknown settings in {cfg}: {', '.join(sorted(unknown))}")
+            raise SettingsError(f"unknown setting(s) in {cfg}: {', '.join(sorted(unknown))} (known: "
+                                f"{', '.join(sorted(known))})")
+        origin = {name: f"{name} in {cfg}" for name in values}
         for name in known:
             key = f"ASSISTANT_{name.upper()}"
             if key in env:
                 values[name] = env[key]
+                origin[name] = key
         if env.get("DATABASE_URL"):
             values["database_url"] = env["DATABASE_URL"]
+            origin["database_url"] = "DATABASE_URL"
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**{k: _coerce(known[k], v) for k, v in values.items()})
+        coerced = {}
+        for k, v in values.items():
+            try:
+                coerced[k] = _coerce(known[k], v)
+            except (TypeError, ValueError):
+                raise SettingsError(f"{origin.get(k, k)}={v!r} is not a valid {_kind(known[k])}") from None
+        settings = cls(**coerced)
+        settings.validate(origin)
+        return settings
+
+    def validate(self, origin: Mapping[str, str] | None = None) -> None:
+        """SettingsError naming the setting, the bad value and what is allowed (one line each)."""
+        origin = origin or {}
+
+        def bad(name: str, value: Any, allowed: str) -> SettingsError:
+            return SettingsError(f"{origin.get(name, name)}={value!r} is not allowed: use {allowed}")
+
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise bad(name, getattr(self, name), ", ".join(allowed))
+        for name in ("recall_k", "context_k", "embed_batch", "chunk_tokens", "ef_search", "rrf_k",
+                     "cross_encoder_max_length", "cross_encoder_batch", "max_answer_tokens", "context_tokens",
+                     "local_ctx", "listwise_window", "listwise_stride"):
+            if getattr(self, name) < 1:
+                raise bad(name, getattr(self, name), "a whole number of at least 1")
+        if self.chunk_overlap < 0 or self.chunk_overlap >= self.chunk_tokens:
+            raise bad("chunk_overlap", self.chunk_overlap, f"0 to {self.chunk_tokens - 1} (below chunk_tokens)")
+        for name in ("llm_timeout", "max_file_mb"):
+            if getattr(self, name) <= 0:
+                raise bad(name, getattr(self, name), "a number above 0")
+        if self.llm_retries < 0:
+            raise bad("llm_retries", self.llm_retries, "0 or more")
+        if self.database_url is not None and not re.match(r"^postgres(?:ql)?(?:\+\w+)?://", self.database_url):
+            raise bad("database_url", _redact_url(self.database_url),
+                      "a postgresql://user:password@host:port/database URL")
+
+
+class SettingsError(ValueError):
+    """A setting with a value the product cannot use; the message names it, the value and what is allowed."""
+
+
+CHOICES = {
+    "rerank": ("none", "cross-encoder", "remote", "llm", "auto"),
+    "recall_mode": ("vector", "fts", "hybrid"),
+}
+
+
+def _kind(f: dataclasses.Field) -> str:
+    t = str(f.type)
+    for name, label in (("bool", "true/false"), ("int", "whole number"), ("float", "number"), ("Path", "path")):
+        if t.startswith(name) or (name == "Path" and "Path" in t):
+            return label
+    return "value"
+
+
+def _redact_url(url: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+_BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
 def _coerce(f: dataclasses.Field, value: Any) -> Any:
@@ -153,7 +225,9 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
     if "Path" in t:
         return Path(value).expanduser()
     if t.startswith("bool"):
-        return value.strip().lower() in {"1", "true", "yes", "on"}
+        if value.strip().lower() not in _BOOL:
+            raise ValueError(value)
+        return _BOOL[value.strip().lower()]
     if t.startswith("int"):
         return int(value)
     if t.startswith("float"):

@@ -39,3 +39,22 @@ def test_reset_empties_the_schema(tmp_path):
     assert out.returncode == 0, out.stderr
     status = run_cli(["status"], data).stdout
     assert [l for l in status.splitlines() if l.strip().startswith("documents")][0].split()[-1] == "0"
+
+
+def test_bad_setting_is_one_line_and_exit_2_before_any_work(tmp_path):
+    out = run_cli(["search", "anything"], tmp_path / "d", ASSISTANT_RERANK="bogus")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "ASSISTANT_RERANK='bogus'" in lines[0] and "auto" in lines[0]
+    assert not (tmp_path / "d" / "pgdata").exists()  # refused before starting the database
+    missing = run_cli(["--config", str(tmp_path / "nope.toml"), "status"], tmp_path / "d")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_no_runtime_dir_warning_without_xdg_runtime_dir(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    out = subprocess.run([sys.executable, "-m", "assistant", "status"], capture_output=True, text=True, timeout=300,
+                         env={**{k: v for k, v in env.items() if not k.startswith("ASSISTANT_") and k != "DATABASE_URL"},
+                              "ASSISTANT_DATA_DIR": str(tmp_path / "d")})
+    assert out.returncode == 0, out.stderr
+    assert "RuntimeDirWarning" not in out.stderr and "XDG_RUNTIME_DIR" not in out.stderr

@@ -28,3 +28,42 @@ def test_unknown_toml_key_is_refused(tmp_path):
 def test_data_dir_from_env(tmp_path):
     s = Settings.load(env={"ASSISTANT_DATA_DIR": str(tmp_path)})
     assert s.data_dir == Path(tmp_path) and s.pgdata == Path(tmp_path) / "pgdata"
+
+
+@pytest.mark.parametrize("env, names", [
+    ({"ASSISTANT_RECALL_K": "abc"}, ["ASSISTANT_RECALL_K", "'abc'", "whole number"]),
+    ({"ASSISTANT_RERANK": "bogus"}, ["ASSISTANT_RERANK", "'bogus'", "cross-encoder", "auto"]),
+    ({"ASSISTANT_RECALL_MODE": "bogus"}, ["ASSISTANT_RECALL_MODE", "'bogus'", "vector, fts, hybrid"]),
+    ({"DATABASE_URL": "notaurl"}, ["DATABASE_URL", "'notaurl'", "postgresql://"]),
+    ({"ASSISTANT_DEMO_KB": "maybe"}, ["ASSISTANT_DEMO_KB", "'maybe'", "true/false"]),
+    ({"ASSISTANT_CONTEXT_K": "0"}, ["ASSISTANT_CONTEXT_K", "at least 1"]),
+])
+def test_bad_values_name_the_setting_the_value_and_the_choices(env, names):
+    from assistant.settings import SettingsError
+
+    with pytest.raises(SettingsError) as info:
+        Settings.load(env=env)
+    assert all(n in str(info.value) for n in names), str(info.value)
+
+
+def test_a_password_in_a_bad_url_is_not_echoed():
+    from assistant.settings import SettingsError
+
+    with pytest.raises(SettingsError) as info:
+        Settings.load(env={"DATABASE_URL": "mysql://bob:s3cret@db/x"})
+    assert "s3cret" not in str(info.value) and "bob:***@" in str(info.value)
+
+
+def test_config_file_problems(tmp_path):
+    from assistant.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="does not exist"):
+        Settings.load(env={}, config=tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("recall_k = [\n")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        Settings.load(env={}, config=bad)
+    typo = tmp_path / "typo.toml"
+    typo.write_text('rerank = "nope"\n')
+    with pytest.raises(SettingsError, match=r"rerank in .*typo.toml='nope'"):
+        Settings.load(env={}, config=typo)

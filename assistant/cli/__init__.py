@@ -37,9 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
     args = parser.parse_args(argv)
-    from assistant.cli.common import load_settings, run_command
+    from assistant.cli.common import err_console, load_settings, run_command
+    from rich.markup import escape
 
-    settings = load_settings(args)
+    from assistant.settings import SettingsError
+
+    try:
+        settings = load_settings(args)
+    except SettingsError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return 2
     func = getattr(args, "func", _run_tui)
     return run_command(func, args, settings)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from assistant.cli.common import build_services, console, err_console, snippet
+from assistant.cli.common import build_services, clean, console, err_console, snippet
 from assistant.pipeline import STRATEGIES, AskOptions, Event, ask
 
 
@@ -20,6 +20,9 @@ def register(sub) -> None:
     p.add_argument("--context-k", type=int, default=None, help="at most this many chunks in the answer context")
     p.add_argument("--temperature", type=float, default=None, help="answer temperature (default: settings)")
     p.add_argument("--seed", type=int, default=None, help="sampling seed (default: settings)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (strategy, decision, results, answer, citations, timings) at the end "
+                        "instead of streaming")
     p.set_defaults(func=cmd_ask)
 
 
@@ -34,7 +37,7 @@ class _Printer:
             if not self.streaming:
                 self.streaming = True
                 console.print("[bold]answer[/]")
-            console.file.write(event.data)
+            console.file.write(clean(event.data))  # a model may echo escape sequences from a document
             console.file.flush()
         elif event.kind == "recall":
             err_console.print(f"[dim]recalled {len(event.data)} chunks[/]")
@@ -51,7 +54,8 @@ class _Printer:
 
 def _source_line(item) -> str:
     cut = " [dim](cut to fit)[/]" if item.truncated else ""
-    return (f"  [bold][{item.index}][/] {escape(item.title)} [dim]— {escape(item.candidate.source)}[/]{cut}\n"
+    title, source = escape(clean(item.title)), escape(clean(item.candidate.source))
+    return (f"  [bold][{item.index}][/] {title} [dim]— {source}[/]{cut}\n"
             f"      [dim]{escape(snippet(item.text, 140))}[/]")
 
 
@@ -106,13 +110,18 @@ def cmd_ask(args, settings, services=None) -> int:
         # one-time assembly and load are not counted as answer time).
         from assistant.models.registry import preload
         preload(services.completer_for(model))
+    as_json = getattr(args, "json", False)
     printer = _Printer()
     run = ask(question, AskOptions(strategy=args.rerank, recall_mode=args.recall_mode, recall_k=args.recall_k,
                                    context_k=args.context_k, temperature=args.temperature, seed=args.seed,
-                                   model=args.model), services, printer)
+                                   model=args.model), services, None if as_json else printer)
+    if as_json:
+        from assistant.cli.jsonout import print_json, run_object
+        print_json(run_object(run))
+        return 0
     if not printer.streaming:
         console.print("[bold]answer[/]")
-        console.print(run.answer.text, markup=False, highlight=False)
+        console.print(clean(run.answer.text), markup=False, highlight=False)
     else:
         console.file.write("\n")
     console.print()

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from assistant.settings import Settings
@@ -60,11 +63,14 @@ def build_services(settings, *, ensure_kb: bool = True):
 
 
 @contextmanager
-def progress_bar(description: str, transient: bool = True):
-    """Yields update(done, total, current) for a rich progress bar on stderr."""
+def progress_bar(description: str, transient: bool = True, every: float = 10.0):
+    """Yields update(done, total, current): a rich bar on a terminal, else a plain line every few seconds."""
+    if not sys.stderr.isatty():
+        yield _log_progress(description, every)
+        return
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("[dim]{task.fields[current]}"),
-                        console=err_console, transient=transient, disable=not sys.stderr.isatty())
+                        console=err_console, transient=transient)
     with progress:
         task = progress.add_task(description, total=None, current="")
 
@@ -76,6 +82,42 @@ def progress_bar(description: str, transient: bool = True):
         yield update
 
 
+def _log_progress(description: str, every: float):
+    """Progress for logs, pipes and nohup: one line when work starts, then at most one line per `every` seconds."""
+    start = time.monotonic()
+    last = [start - every, None]
+
+    def update(done: int, total: int, current: str = "") -> None:
+        now = time.monotonic()
+        finished = bool(total) and done >= total
+        if (now - last[0] < every and not finished) or (finished and last[1] == done):
+            return
+        last[0], last[1] = now, done
+        elapsed = now - start
+        eta = f", ~{elapsed / done * (total - done):.0f} s left" if done and total and done < total else ""
+        label = Path(current).name if current and Path(current).is_absolute() else current
+        of = f"/{total}" if total else ""
+        print(f"{description}: {done}{of} ({elapsed:.0f} s{eta}){' ' + label if label else ''}", file=sys.stderr,
+              flush=True)
+
+    return update
+
+
+# CSI/OSC/other escape sequences, then any C0/C1 control character except newline and tab.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: str | None) -> str:
+    """Document and question text made safe for a terminal: no escape sequences or control characters."""
+    return _CONTROLS.sub("", _ESCAPES.sub("", text or ""))
+
+
+def plain(text: str | None, style: str = "") -> Text:
+    """User or document text as a rich Text: printed as written, never read as markup ("[/etc/hosts]")."""
+    return Text(clean(text), style=style)
+
+
 def snippet(text: str, width: int = 160) -> str:
-    flat = " ".join(text.split())
+    flat = " ".join(clean(text).split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"

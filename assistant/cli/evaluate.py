@@ -92,8 +92,10 @@ def _print_table(record: dict) -> None:
                         + (f", {pairs} pairs" if pairs is not None else "")
                         + f"; {record['embedder_name']}, {record['candidates']} candidates")
     errors = any(s["errors"] for s in record["strategies"])
+    right = any(s.get("right_rank") is not None for s in record["strategies"])
     table.add_column("strategy", overflow="fold")
-    for name in ("nDCG@10", "MRR@10", "R@10", "R@100") + (("paired",) if pairs is not None else ()):
+    for name in ("nDCG@10", "MRR@10", "R@10", "R@100") + (("paired",) if pairs is not None else ()) \
+            + (("right",) if right else ()):
         table.add_column(name, justify="right", no_wrap=True, min_width=6)
     table.add_column("ms p50/p95", justify="right", no_wrap=True)
     if errors:
@@ -106,6 +108,8 @@ def _print_table(record: dict) -> None:
         row = [s["strategy"]] + [f"{m[k]:.4f}" for k in ("nDCG@10", "MRR@10", "Recall@10", "Recall@100")]
         if pairs is not None:
             row.append(f"{s['paired_accuracy']:.4f}")
+        if right:
+            row.append(f"{s['right_rank']:.4f}" if s.get("right_rank") is not None else "")
         row.append(f"{lat.get('p50', 0):.0f}/{lat.get('p95', 0):.0f}")
         if errors:
             row.append(str(s["errors"]))

@@ -14,7 +14,14 @@ def register(sub) -> None:
     p.set_defaults(func=lambda args, settings: (p.print_help(), 2)[1])
 
     t = rsub.add_parser("train", help="fine-tune a small cross-encoder (the bundled MiniLM by default)")
-    t.add_argument("--name", required=True, help="name to save it under (use it with ASSISTANT_CROSS_ENCODER=NAME)")
+    t.add_argument("--name", default=None,
+                   help="name to save it under (use it with ASSISTANT_CROSS_ENCODER=NAME); with --recipe, the "
+                        "recipe's name by default")
+    t.add_argument("--recipe", default=None, metavar="NAME|FILE",
+                   help="train from a recipe file that mixes several sources (bundled: house); the other data "
+                        "flags are then ignored")
+    t.add_argument("--eval-root", type=Path, default=None,
+                   help="folder holding the recipe's BEIR sets (default: $ASSISTANT_EVAL_ROOT or ../shared/eval)")
     t.add_argument("--qrels", type=Path, default=None,
                    help="a BEIR folder: its judged queries are training questions (its corpus is indexed in the "
                         "same schema `assistant eval` uses)")
@@ -47,6 +54,12 @@ def register(sub) -> None:
     ls = rsub.add_parser("list", help="trained rerankers with their data and held-out figures")
     ls.set_defaults(func=cmd_list)
 
+    sh = rsub.add_parser("ship", help="copy a trained model into the package as the shipped house model "
+                                      "(fp16 safetensors, sha256 in its card)")
+    sh.add_argument("name", help="a trained model's name (see `assistant reranker list`)")
+    sh.add_argument("--to", type=Path, default=None, help="target directory (default: the package's house model)")
+    sh.set_defaults(func=cmd_ship)
+
 
 def _ranks(text: str) -> tuple[int, int]:
     lo, _, hi = text.partition("-")
@@ -61,6 +74,11 @@ def cmd_train(args, settings) -> int:
     from assistant.train.recipe import Recipe, check_name, run_recipe
     from assistant.train.trainer import TrainConfig
 
+    if args.recipe:
+        return _train_recipe(args, settings)
+    if not args.name:
+        err_console.print("[bold red]error:[/] give --name NAME (or --recipe house)")
+        return 2
     try:
         check_name(args.name)
         lo, hi = _ranks(args.negative_ranks)
@@ -107,6 +125,75 @@ def cmd_train(args, settings) -> int:
     return 0
 
 
+def default_eval_root() -> Path:
+    import os
+    env = os.environ.get("ASSISTANT_EVAL_ROOT")
+    if env:
+        return Path(env).expanduser()
+    for cand in (Path.cwd() / ".." / "shared" / "eval", Path(__file__).resolve().parents[3] / "shared" / "eval"):
+        if cand.is_dir():
+            return cand.resolve()
+    return Path("../shared/eval")
+
+
+def _train_recipe(args, settings) -> int:
+    from dataclasses import replace
+
+    from assistant.train.house import RecipeError, load_recipe, run_house
+    from assistant.train.recipe import check_name
+
+    try:
+        recipe = load_recipe(args.recipe)
+        if args.name:
+            recipe = replace(recipe, name=args.name)
+        check_name(recipe.name)
+    except ValueError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        return 2
+    root = args.eval_root or default_eval_root()
+    if not root.is_dir():
+        err_console.print(f"[bold red]error:[/] eval root {root} is not a folder: pass --eval-root or set "
+                          "ASSISTANT_EVAL_ROOT")
+        return 2
+    try:
+        outcome = run_house(recipe, settings=settings, eval_root=root,
+                            stage=lambda d: progress_bar(d, transient=False),
+                            log=lambda s: err_console.print(f"[dim]{s}[/]"))
+    except (RecipeError, ValueError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        return 2
+    card = outcome.card
+    table = Table(title=f"{card['name']}: held-out check per source (recall top {recipe.heldout_k}, "
+                        f"{recipe.recall_mode})")
+    for col in ("source", "questions", "recall", "cross-encoder", "best fused", "named right"):
+        table.add_column(col, justify="right" if col != "source" else "left")
+    for name, h in card["metrics"]["heldout_by_source"].items():
+        fused = max(h["fused"].items(), key=lambda kv: kv[1].get("nDCG@10", 0), default=("", {}))
+        rr = h.get("named_right_rank", {})
+        table.add_row(name, str(h["queries"]), f"{h['recall'].get('nDCG@10', 0):.3f}",
+                      f"{h['reranked'].get('nDCG@10', 0):.3f}",
+                      f"{fused[1].get('nDCG@10', 0):.3f} (w {fused[0]})" if fused[0] else "",
+                      f"{rr['share']:.3f}" if rr else "")
+    console.print(table)
+    tr = card["training"]
+    console.print(f"{card['counts']['pairs']} pairs, {tr['steps']} steps in {tr['seconds']:.0f} s on {tr['device']}; "
+                  f"served: {card['serving']}")
+    console.print(f"saved: {outcome.path}")
+    return 0
+
+
+def cmd_ship(args, settings) -> int:
+    from assistant.rerank.house import ship
+
+    src = settings.rerankers_dir / args.name
+    if not (src / "config.json").is_file():
+        err_console.print(f"[bold red]error:[/] no trained model {args.name!r} in {settings.rerankers_dir}")
+        return 2
+    out = ship(src, args.to)
+    console.print(f"shipped {args.name} -> {out}")
+    return 0
+
+
 def _print_card(card: dict) -> None:
     held = card["metrics"]["heldout"]
     tr, counts = card["training"], card["counts"]
@@ -130,6 +217,20 @@ def _print_card(card: dict) -> None:
 def cmd_list(args, settings) -> int:
     from assistant.rerank.cross_encoder import trained_models
 
+    from assistant.rerank.cross_encoder import house_choice
+    from assistant.rerank.house import HOUSE_DIR, available
+
+    if available():
+        try:
+            shipped = house_choice()
+            card = shipped.card
+            serving = "; ".join(f"{lang}: {v.get('questions')} ({v.get('way')})"
+                                for lang, v in (card.get("serving") or {}).items())
+            console.print(f"shipped: [bold]house[/] ({shipped.model_id}, sha256 checked), trained "
+                          f"{str(card.get('created_at', ''))[:10]} on {card.get('counts', {}).get('pairs', '?')} pairs; "
+                          f"served {serving}. The default unless ASSISTANT_CROSS_ENCODER names another.")
+        except Exception as exc:  # a damaged shipped model is reported, the trained ones still listed
+            err_console.print(f"[yellow]shipped house model in {HOUSE_DIR} is unusable:[/] {exc}")
     models = trained_models(settings.rerankers_dir)
     if not models:
         console.print(f"no trained rerankers in {settings.rerankers_dir}: `assistant reranker train --name NAME ...`")

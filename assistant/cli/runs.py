@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from assistant.cli.common import build_services, console, err_console, progress_bar, snippet
+from assistant.cli.common import build_services, clean, console, err_console, plain, progress_bar, snippet
 
 DEFAULT_STRATEGIES = "none,cross-encoder,llm"
 
@@ -144,7 +144,7 @@ def _print_experiments(services) -> None:
     for col in ("experiment", "runs", "failed", "questions", "strategies", "last run"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["experiment"], str(r["runs"]), str(r["failed"]), str(r["questions"]),
+        table.add_row(plain(r["experiment"]), str(r["runs"]), str(r["failed"]), str(r["questions"]),
                       ", ".join(sorted(r["strategies"])), f"{r['last'].astimezone():%Y-%m-%d %H:%M}")
     console.print(table)
 
@@ -154,7 +154,7 @@ def _print_report(report) -> None:
 
     console.print(f"[bold]consistency[/] · {report.selection} · top k = {report.k} · RBO p = {report.p}")
     for i, q in enumerate(report.questions, start=1):
-        console.print(f"  [dim]Q{i}[/] {q}")
+        console.print(Text.assemble(("  Q%d " % i, "dim"), clean(q)))
     for scope in report.scopes or ["within"]:
         table = Table(title=SCOPE_LABELS[scope], title_justify="left", title_style="bold")
         table.add_column("strategy", no_wrap=True)
@@ -169,13 +169,13 @@ def _print_report(report) -> None:
             cells = [fmt(sr.stat(scope, m)) for m in report.measures]
             extra = ([f"{sr.cited_share:.0%}" if sr.cited_share is not None else "–"]
                      if scope == "within" and answers else [])
-            table.add_row(sr.label, runs, *cells, *extra)
+            table.add_row(plain(sr.label), runs, *cells, *extra)
         console.print(table)
     console.print("[dim]mean over pairs of runs [95% bootstrap CI: runs resampled within a question, questions "
                   "across paraphrases]; 1 = identical. Kendall τ over the candidates both runs ranked; answers "
                   "compared without citation markers, and by embedding cosine.[/]")
     for error in report.errors:
-        err_console.print(f"[yellow]failed run:[/] {snippet(error, 200)}")
+        err_console.print(Text.assemble(("failed run: ", "yellow"), snippet(error, 200)))
 
 
 def cmd_runs(args, settings) -> int:
@@ -199,11 +199,13 @@ def cmd_runs(args, settings) -> int:
         requested = (r["options"] or {}).get("strategy") or r["strategy"]
         strategy = requested if requested == r["strategy"] else f"{requested}→{r['strategy']}"
         status = {"ok": "[green]ok[/]", "error": "[red]error[/]"}.get(r["status"], f"[yellow]{r['status']}[/]")
-        outcome = f"[red]{snippet(r['error'], 100)}[/]" if r["error"] else snippet(r["answer"] or "(no answer)", 100)
+        outcome = plain(snippet(r["error"], 100), "red") if r["error"] else plain(snippet(r["answer"] or "(no answer)",
+                                                                                            100))
         total = (r["timings"] or {}).get("total_ms")
         table.add_row(str(r["id"]), f"{r['created_at'].astimezone():%m-%d %H:%M:%S}", strategy, status,
-                      f"{total:.0f}" if total is not None else "", snippet(r["question"], 80)
-                      + (f"\n[dim]{r['experiment']}[/]" if r["experiment"] else ""), outcome)
+                      f"{total:.0f}" if total is not None else "",
+                      Text.assemble(snippet(r["question"], 80), ("\n" + clean(r["experiment"]), "dim") if r["experiment"]
+                                    else ""), outcome)
     console.print(table)
     return 0
 
@@ -231,15 +233,16 @@ def cmd_show(args, settings) -> int:
         for c in context:
             chunk = chunks.get(c["chunk_id"])
             body = chunk.text if chunk else "(chunk no longer in the knowledge base)"
-            parts.append(Text.assemble((f"[{c['context_index']}] ", "bold"), (f"{c['source']}  #{c['chunk_id']}\n",
-                                                                               "dim"), body + "\n"))
+            parts.append(Text.assemble((f"[{c['context_index']}] ", "bold"),
+                                       (f"{clean(c['source'])}  #{c['chunk_id']}\n", "dim"), clean(body) + "\n"))
         console.print(Panel(Group(*parts), title="context given to the model", title_align="left"))
     if run["citations"] is not None:
-        console.print(Panel(json.dumps(run["citations"], ensure_ascii=False), title="citations", title_align="left"))
+        console.print(Panel(plain(json.dumps(run["citations"], ensure_ascii=False)), title="citations",
+                            title_align="left"))
     if run["answer"] is not None:
-        console.print(Panel(run["answer"], title="answer", title_align="left", border_style="green"))
+        console.print(Panel(plain(run["answer"]), title="answer", title_align="left", border_style="green"))
     if run["error"]:
-        console.print(Panel(run["error"], title="error", title_align="left", border_style="red"))
+        console.print(Panel(plain(run["error"]), title="error", title_align="left", border_style="red"))
     return 0
 
 
@@ -249,16 +252,17 @@ def _summary(run: dict) -> Table:
     table = Table(show_header=False, box=None, title=f"run {run['id']}", title_justify="left", title_style="bold")
     table.add_column(style="dim", no_wrap=True)
     table.add_column(overflow="fold")
-    table.add_row("question", run["question"])
+    table.add_row("question", plain(run["question"]))
     table.add_row("when", f"{run['created_at'].astimezone():%Y-%m-%d %H:%M:%S %Z}")
     table.add_row("status", run["status"])
     table.add_row("strategy", requested if requested == run["strategy"] else f"{requested} → {run['strategy']}")
     decision = run["policy_decision"]
     if decision:
-        table.add_row("decision", f"{decision.get('strategy')}: {decision.get('reason', '')}"
-                      + (f" ({', '.join(decision.get('signals') or [])})" if decision.get("signals") else ""))
+        table.add_row("decision", plain(f"{decision.get('strategy')}: {decision.get('reason', '')}"
+                                        + (f" ({', '.join(decision.get('signals') or [])})"
+                                           if decision.get("signals") else "")))
     if run["experiment"]:
-        table.add_row("experiment", run["experiment"])
+        table.add_row("experiment", plain(run["experiment"]))
     table.add_row("recall", f"{run['recall_mode']} · {opts.get('recall_k', '?')} candidates · {run['embed_model']}")
     trace = (run["trace"] or {}).get("rerank") or {}
     if trace:
@@ -266,9 +270,9 @@ def _summary(run: dict) -> Table:
         bits += [f"parse_ok={trace['parse_ok']}"] if trace.get("parse_ok") is not None else []
         bits += [f"fallback: {trace['fallback']}"] if trace.get("fallback") else []
         bits += [f"cache hits {trace['cache_hits']}"] if trace.get("cache_hits") else []
-        table.add_row("rerank", " · ".join(b for b in bits if b))
-    table.add_row("model", f"{run['model'] or '(no answer asked)'}"
-                  + f" · temperature {opts.get('temperature')} · seed {opts.get('seed')}")
+        table.add_row("rerank", plain(" · ".join(b for b in bits if b)))
+    table.add_row("model", plain(f"{run['model'] or '(no answer asked)'}"
+                                 + f" · temperature {opts.get('temperature')} · seed {opts.get('seed')}"))
     if run["prompt_sha"]:
         table.add_row("prompt sha256", run["prompt_sha"][:16])
     timings = run["timings"] or {}
@@ -288,7 +292,7 @@ def _candidates_table(run: dict, chunks: dict) -> Table:
     table.add_column("chunk", overflow="fold", ratio=1)
     for c in run["candidates"]:
         chunk = chunks.get(c["chunk_id"])
-        label = f"#{c['chunk_id']} {chunk.label if chunk else Path(c['source'] or '').name}"
+        label = plain(f"#{c['chunk_id']} {chunk.label if chunk else Path(c['source'] or '').name}")
         moved = ""
         if c["rerank_rank"] is not None and c["recall_rank"] is not None and c["rerank_rank"] != c["recall_rank"]:
             moved = " [green]↑[/]" if c["rerank_rank"] < c["recall_rank"] else " [red]↓[/]"

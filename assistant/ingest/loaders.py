@@ -40,7 +40,8 @@ def load(path: Path, max_bytes: int) -> LoadedDocument:
     if size == 0:
         raise BadFile("empty file")
     if size > max_bytes:
-        raise BadFile(f"too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB limit, see max_file_mb)")
+        raise BadFile(f"too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:g} MB limit; about {size / 1e6:.0f} min "
+                      "to ingest: raise ASSISTANT_MAX_FILE_MB to include it)")
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -59,12 +59,37 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
                 for name in sorted(files):
                     f = Path(root) / name
                     if not name.startswith(".") and f.suffix.lower() in SUPPORTED:
-                        found.append(f.resolve())
+                        _add(f, found, bad)
         elif p.is_file():
-            found.append(p.resolve())
+            _add(p, found, bad)
+        elif p.is_symlink():
+            bad.append((str(p), _broken_link(p)))
         else:
             bad.append((str(p), "no such file or directory"))
     return list(dict.fromkeys(found)), bad
+
+
+def _broken_link(p: Path) -> str:
+    try:
+        p.resolve(strict=True)
+    except RuntimeError:
+        return "symlink loop"
+    except OSError:
+        return "broken symlink (its target does not exist)"
+    return "not a regular file"
+
+
+def _add(f: Path, found: list[Path], bad: list[tuple[str, str]]) -> None:
+    # One bad link is one skipped file, never the end of the whole ingest.
+    try:
+        if f.is_symlink() and not f.exists():
+            bad.append((str(f), _broken_link(f)))
+            return
+        found.append(f.resolve(strict=True))
+    except RuntimeError:
+        bad.append((str(f), "symlink loop"))
+    except OSError as exc:
+        bad.append((str(f), f"cannot be read: {exc.strerror or exc}"))
 
 
 def embed_text(title: str, chunk: Chunk | StoredChunk) -> str:
@@ -127,10 +152,14 @@ class Ingestor:
 
     def _flush(self, batch: list[LoadedDocument], report: IngestReport, done: int, total: int,
                on_progress: Progress | None) -> int:
-        todo: list[tuple[LoadedDocument, list[StoredChunk], str]] = []
         with self.db.connection() as conn:
             states = {doc.source: store.document_state(conn, doc.source) for doc in batch}
-        for doc in batch:
+        # Small documents first, chunked and embedded in slices of a few batches, each slice written (committed)
+        # before the next: one huge file never holds back the small ones beside it, and Ctrl-C loses at most
+        # the slice in progress.
+        limit = max(4 * self.settings.embed_batch, 64)
+        written, slice_ = 0, []
+        for doc in sorted(batch, key=lambda d: sum(len(sec.text) for sec in d.sections)):
             state = states[doc.source]
             if state is not None and state[1] == doc.sha256 and state[2] > 0:
                 report.unchanged.append(doc.source)
@@ -141,9 +170,23 @@ class Ingestor:
                 report.skipped.append((doc.source, "no text after chunking"))
                 continue
             chunks = [StoredChunk(c.ord, c.heading, c.text, c.tokens, _sha(embed_text(doc.title, c))) for c in raw]
-            todo.append((doc, chunks, "added" if state is None else "updated"))
-        vectors = self._embed([(doc.title, ch) for doc, chunks, _ in todo for ch in chunks], report)
-        for doc, chunks, kind in todo:
+            if slice_ and sum(len(c) for _, c, _ in slice_) + len(chunks) > limit:
+                done = self._write(slice_, report, done, total, on_progress)
+                written += len(slice_)
+                slice_ = []
+            slice_.append((doc, chunks, "added" if state is None else "updated"))
+        if slice_:
+            done = self._write(slice_, report, done, total, on_progress)
+            written += len(slice_)
+        done += len(batch) - written
+        if on_progress:
+            on_progress(done, total, "")
+        return done
+
+    def _write(self, items: list[tuple[LoadedDocument, list[StoredChunk], str]], report: IngestReport, done: int,
+               total: int, on_progress: Progress | None) -> int:
+        vectors = self._embed([(doc.title, ch) for doc, chunks, _ in items for ch in chunks], report)
+        for doc, chunks, kind in items:
             embs = np.stack([vectors[c.sha256] for c in chunks])
             fts = [index_text(f"{c.heading}\n{c.text}") for c in chunks]
             with self.db.connection() as conn:
@@ -154,9 +197,6 @@ class Ingestor:
             done += 1
             if on_progress:
                 on_progress(done, total, doc.source)
-        done += len(batch) - len(todo)
-        if on_progress:
-            on_progress(done, total, "")
         return done
 
     def _embed(self, items: Sequence[tuple[str, StoredChunk]], report: IngestReport) -> dict[str, np.ndarray]:

@@ -1,8 +1,8 @@
 """`cross-encoder`: a sentence-transformers CrossEncoder scoring (query, passage) pairs in process.
 
-The model is a trained model's name under settings.rerankers_dir, a local directory, or a hub id (online, or
-already in the Hugging Face cache). No pretrained cross-encoder ships offline, so "no model" is a normal state
-that gets one clear message, and `auto` routes around it.
+The model is the house model shipped in the package (the default), a trained model's name under
+settings.rerankers_dir, a local directory, or a hub id (online, or already in the Hugging Face cache). Without
+the house model (a damaged install) "no model" gets one clear message, and `auto` routes around it.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -34,7 +35,7 @@ class ModelChoice:
     model_id: str
     """Label for traces and the score cache; changes when a local model's weights change."""
     origin: str
-    """'trained', 'directory' or 'hub'."""
+    """'house', 'trained', 'directory' or 'hub'."""
     card: dict = field(default_factory=dict)
 
 
@@ -68,8 +69,27 @@ def fusion_weight(card: dict) -> float | None:
     return float(w) if isinstance(w, (int, float)) and 0 <= w <= 1 else None
 
 
+def serving_for(card: dict, query: str) -> tuple[str, float | None]:
+    """(which questions the card serves in the query's language: 'all', 'constrained' or 'none'; fusion weight).
+
+    Cards of recipe-trained models say it per language ("serving"); older cards have one global fusion weight.
+    """
+    serving = card.get("serving")
+    if isinstance(serving, dict) and all(isinstance(v, dict) for v in serving.values()) and serving:
+        from assistant.language import language_of
+
+        entry = serving.get(language_of(query)) or {"questions": "none", "way": None}
+        way = entry.get("way")
+        weight = None if way in (None, "alone") else float(way)
+        return str(entry.get("questions", "none")), weight
+    return "all", fusion_weight(card)
+
+
 def measured_useful(card: dict) -> bool:
     """Not marked worse than recall: alone (beats_recall) or as served, fused with recall (fusion.beats_recall)."""
+    serving = card.get("serving")
+    if isinstance(serving, dict) and serving and all(isinstance(v, dict) for v in serving.values()):
+        return any(v.get("questions") in ("all", "constrained") for v in serving.values())
     fused = card.get("fusion") if isinstance(card.get("fusion"), dict) else {}
     fused_ok = fusion_weight(card) is not None and fused.get("beats_recall") is True
     return card.get("beats_recall") is not False or fused_ok
@@ -114,10 +134,36 @@ def _hub_cached(repo_id: str) -> bool:
     return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
 
 
+@lru_cache(maxsize=4)
+def _house_checked(directory: str, stamp: tuple) -> ModelChoice:
+    from assistant.rerank import house
+
+    card = house.verify(Path(directory))
+    digest = hashlib.sha256("".join(sorted(card["files"].values())).encode()).hexdigest()[:12]
+    return ModelChoice(directory, f"house@{digest}", "house", card)
+
+
+def house_choice(directory: Path | None = None) -> ModelChoice | None:
+    """The shipped house model once its sha256 checks out; None when the package has none."""
+    from assistant.rerank import house
+
+    directory = Path(directory or house.HOUSE_DIR)
+    if not house.available(directory):
+        return None
+    # Hashing 45 MB on every question would cost more than the rerank: check once per file state.
+    stamp = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(directory.iterdir()) if f.is_file())
+    return _house_checked(str(directory), stamp)
+
+
 def resolve_model(settings) -> ModelChoice:
     """The model settings point at, or RerankerUnavailable saying what to do."""
     name = settings.cross_encoder
+    if name == "house" and not (settings.rerankers_dir / name / "config.json").is_file():
+        name = None
     if not name:
+        shipped = house_choice()
+        if shipped is not None:
+            return shipped
         models = trained_models(settings.rerankers_dir)
         usable = [m for m in models if measured_useful(m[2])]
         if usable:
@@ -162,9 +208,13 @@ def load_model(choice: ModelChoice, max_length: int, device: str | None = None):
     except ImportError as exc:
         raise RerankerUnavailable("the cross-encoder needs sentence-transformers: pip install "
                                   "'sentence-transformers>=5'") from exc
+    import torch
+
     try:
+        # Weights may be stored in fp16 (the shipped model): CPU kernels are fastest, and exact, in float32.
         return CrossEncoder(choice.target, max_length=max_length, device=device,
-                            local_files_only=choice.origin != "hub" or hub_offline())
+                            local_files_only=choice.origin != "hub" or hub_offline(),
+                            model_kwargs={"dtype": torch.float32})
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RerankerUnavailable(f"cannot load cross-encoder {choice.target!r}: {first}. " + WAYS_OUT) from exc
@@ -182,6 +232,11 @@ class CrossEncoderReranker(Reranker):
         self.cache = cache
         self.card = card or {}
         self.fusion_weight = fusion_weight(self.card)
+
+    def serves(self, query: str) -> str:
+        """'all', 'constrained' (measured to help only questions auto marks as constrained) or 'none' (measured
+        to hurt this language's questions): auto's guide; an explicit --rerank cross-encoder runs regardless."""
+        return serving_for(self.card, query)[0]
 
     def describe(self) -> str:
         return f"cross-encoder {self.model_id}"
@@ -206,12 +261,15 @@ class CrossEncoderReranker(Reranker):
         trace = Trace(self.name, model=self.model_id)
         if not measured_useful(self.card):
             trace.notes.append("this trained model is marked worse than recall in its card.json")
-        if self.fusion_weight is not None:
-            w = self.fusion_weight
+        questions, weight = serving_for(self.card, query)
+        if questions == "none":
+            trace.notes.append("the card measured this model below recall for questions in this language")
+        if weight is not None:
+            w = weight
             trace.notes.append(f"scores fused with recall as card.json says: {w:g} * z(cross-encoder) + "
                                f"{1 - w:g} * z(recall score)")
         ranked = rank_pointwise(query, candidates, top_k, score=lambda q, cs: self._score(q, cs, trace),
-                                cache=self.cache, trace=trace, fusion_weight=self.fusion_weight)
+                                cache=self.cache, trace=trace, fusion_weight=weight)
         trace.seconds = time.perf_counter() - start
         return RerankResult(ranked, trace)
 
@@ -220,9 +278,13 @@ def build(services) -> CrossEncoderReranker:
     """The cross-encoder the settings point at, loaded once."""
     settings = services.settings
     choice = resolve_model(settings)
-    model = load_model(choice, settings.cross_encoder_max_length)
+    # Serve as trained: a longer window than the model saw costs time and buys nothing.
+    trained_len = (choice.card.get("training") or {}).get("max_length")
+    max_length = min(settings.cross_encoder_max_length, int(trained_len)) if trained_len else \
+        settings.cross_encoder_max_length
+    model = load_model(choice, max_length)
     cache = ScoreCache(services.db, choice.model_id, settings.rerank_cache) if settings.rerank_cache else None
-    return CrossEncoderReranker(model, choice.model_id, max_length=settings.cross_encoder_max_length,
+    return CrossEncoderReranker(model, choice.model_id, max_length=max_length,
                                 batch_size=settings.cross_encoder_batch, cache=cache, card=choice.card)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Sequence
 
 PREFERENCE = ("cross-encoder", "remote", "llm")
 """Forced reranking takes the first available: pointwise scorers are fast and deterministic, the LLM is neither."""
@@ -98,8 +99,12 @@ def _first(options: tuple[str, ...], available: list[str]) -> str | None:
     return next((s for s in options if s in available), None)
 
 
-def decide(question: str, *, available: list[str], n_candidates: int) -> Decision:
-    """Choose a strategy for this question among the available ones, with the reason and the signals seen."""
+def decide(question: str, *, available: list[str], n_candidates: int,
+           constrained_only: Sequence[str] = ()) -> Decision:
+    """Choose a strategy for this question among the available ones, with the reason and the signals seen.
+
+    constrained_only: available rerankers measured to help only constrained questions (their card says so).
+    """
     avail = list(available)
     if n_candidates < 2:
         return Decision("none", f"only {n_candidates} candidate(s): nothing to reorder", ["tiny"], False, avail)
@@ -118,8 +123,11 @@ def decide(question: str, *, available: list[str], n_candidates: int) -> Decisio
     if n_candidates <= TINY:
         return Decision("none", f"only {n_candidates} candidates: reranking would change little", ["tiny"], False,
                         avail)
-    choice = _first(POINTWISE, avail)
+    choice = _first(POINTWISE, [a for a in avail if a not in constrained_only])
     if choice is not None:
         return Decision(choice, f"no constraint in the question, but {choice} is cheap: use it", [], True, avail)
+    if any(a in constrained_only for a in avail):
+        return Decision("none", "no negation, condition or comparison in the question: recall order is kept (the "
+                        "cross-encoder was measured to help constrained questions only)", [], False, avail)
     return Decision("none", "no negation, condition or comparison in the question: recall order is kept (listwise "
                     "reranking costs several LLM calls and is kept for constrained questions)", [], False, avail)

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from assistant.db import store, trainstore
+from assistant.language import language_of  # noqa: F401 - re-exported: training code asks data for it
 
 Progress = Callable[[int, int, str], None]
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN = re.compile(r"[A-Za-z]")
 _WORDS = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]", re.I)
 
 
@@ -52,14 +51,6 @@ class TrainGroup:
     @property
     def pairs(self) -> int:
         return len(self.positives) + len(self.negatives)
-
-
-def language_of(text: str) -> str:
-    """'zh' when Chinese characters make up a fair share of the letters, else 'en'."""
-    cjk = len(_CJK.findall(text))
-    latin = len(_LATIN.findall(text))
-    # One Chinese character carries about a word; a Latin word is ~5 letters.
-    return "zh" if cjk and cjk >= 0.2 * (cjk + latin / 5) else "en"
 
 
 def normalise_question(text: str) -> str:

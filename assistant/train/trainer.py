@@ -38,6 +38,8 @@ class TrainConfig:
     max_pairs: int | None = None
     max_steps: int | None = None
     """Stop after this many steps (tests, quick trials); None: run the epochs."""
+    add_cjk: int = 0
+    """Add up to this many common Chinese characters the base vocabulary lacks (assistant.train.vocab)."""
 
 
 @dataclass
@@ -145,6 +147,9 @@ def train(groups: Sequence[TrainGroup], base_target: str, config: TrainConfig,
     if not chosen:
         raise ValueError("no training pairs: nothing to train on")
     model = load_base(base_target, config.max_length, config.seed)
+    if config.add_cjk:
+        from assistant.train.vocab import extend_with_cjk
+        extend_with_cjk(model, config.add_cjk, config.seed)
     dataset = _datasets(chosen, config.loss)
     pairs = sum(g.pairs for g in chosen)
     per_step = config.batch_size
