@@ -86,6 +86,12 @@ class Settings:
     llm_api_base: str | None = None
     """Base URL for an OpenAI-compatible server (vLLM, llama.cpp server, Ollama)."""
     llm_timeout: float = 300.0
+    """Total seconds one answer may take (streamed pieces included)."""
+    llm_connect_timeout: float = 5.0
+    """Seconds to connect to a model server."""
+    llm_first_token_timeout: float = 60.0
+    """Seconds a model server may take to send its first byte (and any later gap): a hung server fails in about a
+    minute, tried twice at most."""
     llm_retries: int = 3
     """Attempts for transient LLM errors (tenacity, exponential backoff)."""
     temperature: float = 0.0
@@ -181,7 +187,7 @@ class Settings:
                 raise bad(name, getattr(self, name), "a whole number of at least 1")
         if self.chunk_overlap < 0 or self.chunk_overlap >= self.chunk_tokens:
             raise bad("chunk_overlap", self.chunk_overlap, f"0 to {self.chunk_tokens - 1} (below chunk_tokens)")
-        for name in ("llm_timeout", "max_file_mb"):
+        for name in ("llm_timeout", "llm_connect_timeout", "llm_first_token_timeout", "max_file_mb"):
             if getattr(self, name) <= 0:
                 raise bad(name, getattr(self, name), "a number above 0")
         if self.llm_retries < 0:

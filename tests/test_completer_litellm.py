@@ -34,6 +34,18 @@ class FakeOpenAI:
                 if isinstance(step, float):
                     time.sleep(step)
                     step = "late"
+                if step == "<html>":  # a proxy's error page with a 200 status
+                    data = b"<html><body>Bad gateway, try later</body></html>"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    return self.wfile.write(data)
+                if step == "<truncated>" and body.get("stream"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    return self.wfile.write(b'data: {"id": "c1", "object": "chat.completion.chunk", "choi')
                 if isinstance(step, int):
                     return owner._json(self, step, {"error": {
                         "message": f"status {step}; Incorrect API key provided: {SECRET}" if step == 401
@@ -256,3 +268,42 @@ def test_llm_calls_made_during_a_run_point_at_the_run(server_factory, db, settin
     completer(server, db=db).complete(MESSAGES)
     rows = llm_rows(db)
     assert [(r["purpose"], r["run_id"]) for r in rows] == [("answer", run.id), ("answer", None)]
+
+
+@pytest.mark.parametrize("bad, stream", [("<html>", False), ("", False), ("<truncated>", True), ("", True)])
+def test_an_empty_or_unparseable_reply_is_retried_then_an_error(bad, stream, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    server = FakeOpenAI([bad, bad])
+    try:
+        comp = LiteLLMCompleter("openai/fake", api_base=server.url, retries=2, backoff=0.01, timeout=10)
+        with pytest.raises(LLMError, match="empty or unparseable|gave up"):
+            comp.complete(MESSAGES, on_token=(lambda t: None) if stream else None)
+        assert len(server.requests) == 2
+    finally:
+        server.close()
+
+
+def test_an_empty_reply_then_a_good_one_is_the_good_one(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    server = FakeOpenAI(["", "The lease lock [1]."])
+    try:
+        comp = LiteLLMCompleter("openai/fake", api_base=server.url, retries=3, backoff=0.01, timeout=10)
+        got = comp.complete(MESSAGES)
+        assert got.text == "The lease lock [1]." and got.attempts == 2
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_server_that_never_answers_fails_fast_and_is_tried_twice(stream, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    server = FakeOpenAI([3.0, 3.0, 3.0])  # accepts, then sends nothing for 3 s
+    try:
+        comp = LiteLLMCompleter("openai/fake", api_base=server.url, retries=3, backoff=0.01, timeout=0.6 if not stream
+                                else 120, first_token_timeout=0.6, connect_timeout=0.5)
+        # Without the first-byte timeout the server's late reply (after 3 s) would be the answer.
+        with pytest.raises(LLMError, match="no reply within 0.6 s"):
+            comp.complete(MESSAGES, on_token=(lambda p: None) if stream else None)
+        assert len(server.requests) == 2  # two timeouts end it, not llm_retries (3)
+    finally:
+        server.close()

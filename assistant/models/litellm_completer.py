@@ -55,10 +55,15 @@ class LiteLLMCompleter(Completer):
     """Chat completions through litellm for one model string."""
 
     def __init__(self, model: str, *, api_base: str | None = None, timeout: float = 300.0, retries: int = 3,
-                 db=None, can_rank: bool = True, backoff: float = 1.0, backoff_max: float = 20.0):
+                 db=None, can_rank: bool = True, backoff: float = 1.0, backoff_max: float = 20.0,
+                 connect_timeout: float = 5.0, first_token_timeout: float = 60.0):
         self.model = model
         self.api_base = api_base
         self.timeout = timeout
+        """Total seconds one streamed answer may take."""
+        self.connect_timeout = connect_timeout
+        self.first_token_timeout = first_token_timeout
+        """Seconds to wait for the first byte (and between bytes) of a streamed reply."""
         self.retries = max(1, int(retries))
         self.db = db
         self.can_rank = can_rank
@@ -76,7 +81,7 @@ class LiteLLMCompleter(Completer):
                    if v is not None}
         start = time.perf_counter()
         state = {"attempt": 0, "streamed": 0, "errors": []}
-        retrying = Retrying(stop=stop_after_attempt(self.retries), reraise=True,
+        retrying = Retrying(stop=stop_after_attempt(self.retries) | _timed_out_twice, reraise=True,
                             wait=wait_exponential(multiplier=self.backoff, max=self.backoff_max),
                             retry=retry_if_exception_type(TransientLLMError))
         try:
@@ -109,14 +114,18 @@ class LiteLLMCompleter(Completer):
         return result
 
     def _call(self, litellm, messages, options, on_token, start, state):
-        kwargs = dict(model=self.model, messages=messages, timeout=self.timeout, drop_params=True,
-                      max_retries=0, **options)  # max_retries=0: tenacity here is the only retry layer
+        kwargs = dict(model=self.model, messages=messages, timeout=self._http_timeout(on_token is not None),
+                      drop_params=True, max_retries=0, **options)  # max_retries=0: tenacity is the only retry layer
         if self.api_base:
             kwargs["api_base"] = self.api_base
         if on_token is None:
             resp = litellm.completion(**kwargs)
-            choice = resp.choices[0]
-            return choice.message.content or "", _usage(resp), None, choice.finish_reason
+            choices = getattr(resp, "choices", None) or []
+            text = (choices[0].message.content or "") if choices else ""
+            if not text.strip():
+                raise TransientLLMError(f"{self.model}{self._where()}: empty or unparseable reply (no text in a "
+                                        "successful response)")
+            return text, _usage(resp), None, choices[0].finish_reason
         parts, usage, first, finish = [], {}, None, None
         stream = litellm.completion(**kwargs, stream=True, stream_options={"include_usage": True})
         try:
@@ -129,6 +138,9 @@ class LiteLLMCompleter(Completer):
                             first = time.perf_counter() - start
                         parts.append(piece)
                         state["streamed"] += 1
+                        if time.perf_counter() - start > self.timeout:
+                            raise LLMError(f"{self.model}{self._where()}: the answer took longer than llm_timeout "
+                                           f"({self.timeout:g} s); stopped after {state['streamed']} pieces")
                         try:
                             on_token(piece)
                         except Exception as exc:
@@ -140,11 +152,30 @@ class LiteLLMCompleter(Completer):
             inner = getattr(stream, "completion_stream", None)
             if hasattr(inner, "close"):
                 inner.close()
+        if not "".join(parts).strip():
+            raise TransientLLMError(f"{self.model}{self._where()}: empty or unparseable streamed reply (no text "
+                                    "before the stream ended)")
         return "".join(parts), usage, first, finish
+
+    def _http_timeout(self, stream: bool):
+        """Connect, first byte and total kept apart: a server that accepts and never answers fails in about a
+        minute, not after llm_timeout x retries. The in-process local model takes one number."""
+        if self.model.startswith("local/"):
+            return self.timeout
+        import httpx
+
+        read = self.first_token_timeout if stream else self.timeout
+        return httpx.Timeout(read, connect=self.connect_timeout, write=self.connect_timeout * 6,
+                             pool=self.connect_timeout)
+
+    def _where(self) -> str:
+        return f" at {_safe_url(self.api_base)}" if self.api_base else ""
 
     def _classify(self, litellm, exc: Exception, state) -> LLMError:
         """Turn a litellm/provider exception into TransientLLMError (retry) or LLMError, with advice."""
-        where = f" at {_safe_url(self.api_base)}" if self.api_base else ""
+        if isinstance(exc, LLMError):
+            return exc
+        where = self._where()
         detail = scrub(" ".join(str(exc).split()))[:300]
         status = getattr(exc, "status_code", None)
         if state["streamed"]:
@@ -157,6 +188,12 @@ class LiteLLMCompleter(Completer):
             return LLMError(f"{self.model}: model not found{where}; check the model string: {detail}")
         if isinstance(exc, litellm.ContextWindowExceededError):
             return LLMError(f"{self.model}: the prompt is too long for the model; lower context_tokens: {detail}")
+        if isinstance(exc, litellm.Timeout):
+            err = TransientLLMError(f"{self.model}{where}: no reply within {self.first_token_timeout:g} s "
+                                    f"(llm_first_token_timeout) or no connection within {self.connect_timeout:g} s "
+                                    f"(llm_connect_timeout): {detail}")
+            err.timed_out = True
+            return err
         if isinstance(exc, (litellm.Timeout, litellm.RateLimitError, litellm.ServiceUnavailableError,
                             litellm.InternalServerError, litellm.APIConnectionError)) or status in _TRANSIENT_STATUS:
             return TransientLLMError(f"{self.model}{where}: {type(exc).__name__}: {detail}")
@@ -181,6 +218,13 @@ class LiteLLMCompleter(Completer):
                                     latency_ms=round((time.perf_counter() - t0) * 1000, 1), error=error)
         except Exception as exc:  # the answer matters more than its log row
             log.warning("could not log the LLM call: %s", exc)
+
+
+def _timed_out_twice(retry_state) -> bool:
+    """Stop after two timeouts: a server that hangs once and again is not worth a third wait."""
+    outcome = retry_state.outcome
+    exc = outcome.exception() if outcome is not None and outcome.failed else None
+    return getattr(exc, "timed_out", False) and retry_state.attempt_number >= 2
 
 
 def _usage(resp) -> dict:

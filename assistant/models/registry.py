@@ -20,7 +20,8 @@ def load_completer(settings, db=None) -> Completer:
         return LiteLLMCompleter(model, timeout=settings.llm_timeout, retries=settings.llm_retries, db=db,
                                 can_rank=False)
     return LiteLLMCompleter(model, api_base=settings.llm_api_base, timeout=settings.llm_timeout,
-                            retries=settings.llm_retries, db=db)
+                            retries=settings.llm_retries, db=db, connect_timeout=settings.llm_connect_timeout,
+                            first_token_timeout=settings.llm_first_token_timeout)
 
 
 def prepare_local(name: str, settings) -> None:
