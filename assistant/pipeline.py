@@ -86,6 +86,16 @@ def _decide(question: str, requested: str, services, n_candidates: int) -> tuple
     return decision.strategy, asdict(decision)
 
 
+def question_problem(question: str, settings) -> str | None:
+    """Why a question cannot be asked (empty, too long), or None."""
+    if not question.strip():
+        return "empty question"
+    if len(question) > settings.max_question_chars:
+        return (f"the question is {len(question):,} characters; the limit is {settings.max_question_chars:,} "
+                "(ASSISTANT_MAX_QUESTION_CHARS): ask about one thing, and ingest long text as a document instead")
+    return None
+
+
 def ask(question: str, options: AskOptions | None, services,
         on_event: Callable[[Event], None] | None = None) -> Run:
     """Answer one question through all stages, logging the run. Raises the stage's error after logging it."""
@@ -95,6 +105,9 @@ def ask(question: str, options: AskOptions | None, services,
     requested = options.strategy or settings.rerank
     if requested not in STRATEGIES:
         raise ValueError(f"unknown strategy {requested!r}: use one of {', '.join(STRATEGIES)}")
+    problem = question_problem(question, settings)
+    if problem:
+        raise ValueError(problem)
     mode = options.recall_mode or settings.recall_mode
     k = options.recall_k or settings.recall_k
     model = options.model or settings.llm_model

@@ -35,7 +35,12 @@ class Services:
 
     @cached_property
     def recaller(self):
+        """Recall over the schema; refuses (EmbedderMismatch, with what to do) an index of another embedder."""
+        from assistant.db import store
         from assistant.recall import Recaller
+
+        with self.db.connection() as conn:
+            store.check_embedder(conn, self.embedder.model_id, self.embedder.dim, self.db.schema)
         return Recaller(self.db, self.embedder, self.settings.ef_search, self.settings.rrf_k)
 
     @cached_property

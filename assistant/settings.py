@@ -96,6 +96,9 @@ class Settings:
     """Attempts for transient LLM errors (tenacity, exponential backoff)."""
     temperature: float = 0.0
     seed: int | None = 0
+    max_question_chars: int = 2000
+    """Longer questions are refused with a message (a pasted document is not a question, and costs a long
+    prompt)."""
     max_answer_tokens: int = 400
     context_tokens: int = 1500
     """Token budget of the sources packed into the answer prompt, best-ranked first."""
@@ -181,8 +184,8 @@ class Settings:
             if getattr(self, name) not in allowed:
                 raise bad(name, getattr(self, name), ", ".join(allowed))
         for name in ("recall_k", "context_k", "embed_batch", "chunk_tokens", "ef_search", "rrf_k",
-                     "cross_encoder_max_length", "cross_encoder_batch", "max_answer_tokens", "context_tokens",
-                     "local_ctx", "listwise_window", "listwise_stride"):
+                     "cross_encoder_max_length", "cross_encoder_batch", "max_answer_tokens", "max_question_chars",
+                     "context_tokens", "local_ctx", "listwise_window", "listwise_stride"):
             if getattr(self, name) < 1:
                 raise bad(name, getattr(self, name), "a whole number of at least 1")
         if self.chunk_overlap < 0 or self.chunk_overlap >= self.chunk_tokens:

@@ -9,6 +9,7 @@ import pytest
 
 from assistant.models.completer import LLMError, TransientLLMError, messages_sha
 from assistant.models.litellm_completer import LiteLLMCompleter
+from tests.test_runs_cli import cli_env  # noqa: F401 - the fixture
 
 SECRET = "sk-test-SECRETVALUE1234567890"
 MESSAGES = [{"role": "system", "content": "Answer from the sources."}, {"role": "user", "content": "Which lock? [1]"}]
@@ -307,3 +308,22 @@ def test_a_server_that_never_answers_fails_fast_and_is_tried_twice(stream, monke
         assert len(server.requests) == 2  # two timeouts end it, not llm_retries (3)
     finally:
         server.close()
+
+
+def test_verbose_errors_and_logs_never_show_the_key(cli_env, db, use_embedder, tmp_path, capsys, monkeypatch):  # noqa: F811
+    from assistant.cli import main
+    from tests.kb import ingest_texts
+
+    ingest_texts(db, use_embedder, cli_env, tmp_path / "docs", {"zk.md": "# ZooKeeper lock\n\nEphemeral znodes."})
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    server = FakeOpenAI([401])
+    try:
+        monkeypatch.setenv("ASSISTANT_LLM_MODEL", "openai/fake")
+        monkeypatch.setenv("ASSISTANT_LLM_API_BASE", server.url.replace("http://", f"http://bob:{SECRET[:12]}pw@"))
+        assert main(["-v", "ask", "which lock?", "--rerank", "none"]) == 2
+    finally:
+        server.close()
+    out = capsys.readouterr()
+    both = out.out + out.err
+    assert "Traceback" in both and "credentials" in both  # verbose did print the traceback
+    assert SECRET not in both and SECRET[:12] not in both

@@ -98,3 +98,31 @@ def test_comparison_table_rows():
     assert re.search(r"2 .*▼1 .*1 .*0\.500 .*0\.800 .*Doc 1", lines[1])
     assert re.search(r"3 .*▼1 .*2 .*0\.125 .*0\.700 .*Doc 2", lines[2])
     assert str(movement(4, 4)) == "=" and str(movement(5, 1)) == "▲4" and str(movement(1, 3)) == "▼2"
+
+
+def test_empty_and_overlong_questions_are_refused(settings, db, fake_embedder, tmp_path, capsys):
+    services = _services(settings, db, fake_embedder, tmp_path, FakeCompleter())
+    assert cmd_search(_args("  "), services.settings, services) == 2
+    assert "empty question" in capsys.readouterr().err
+    assert cmd_search(_args("lock " * 4000), services.settings, services) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "20,000 characters" in err and "limit is 2,000" in err
+    import pytest
+    with pytest.raises(ValueError, match="limit is 2,000"):
+        ask("x" * 2001, AskOptions(strategy="none", answer=False), services)
+
+
+def test_show_applies_without_rerank_and_json_is_one_object(settings, db, fake_embedder, tmp_path, capsys):
+    import json
+
+    services = _services(settings, db, fake_embedder, tmp_path, FakeCompleter())
+    assert cmd_search(_args(QUESTION, "--show", "2"), services.settings, services) == 0
+    rows = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("│") and ".md" not in ln
+            and any(ch.isdigit() for ch in ln.split("│")[1])]
+    assert len(rows) == 2
+    assert cmd_search(_args(QUESTION, "--rerank", "auto", "--show", "3", "--json"), services.settings, services) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["strategy"] == "llm" and obj["decision"]["signals"] == ["negation:not"]
+    assert [r["rank"] for r in obj["results"]] == [1, 2, 3]
+    assert {"recall_rank", "score", "source", "chunk_id", "title"} <= set(obj["results"][0])
+    assert "recall_ms" in obj["timings"]

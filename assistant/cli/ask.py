@@ -99,11 +99,15 @@ def timing_line(run) -> str:
 
 
 def cmd_ask(args, settings, services=None) -> int:
+    from assistant.pipeline import question_problem
+
     question = " ".join(args.question).strip()
-    if not question:
-        err_console.print("[bold red]error:[/] empty question")
+    problem = question_problem(question, settings)
+    if problem:
+        err_console.print(f"[bold red]error:[/] {escape(problem)}")
         return 2
     services = services or build_services(settings)
+    services.recaller  # an index of another embedder is refused now, before a model is loaded
     model = args.model or settings.llm_model
     with err_console.status(f"preparing {model}…"):
         # Done before recall so a missing model or key is reported before any work (and the local model's

@@ -35,8 +35,12 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
 
 def run_command(func, args, settings) -> int:
+    from assistant.redact import RedactingFilter, redact
+
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     try:
         return int(func(args, settings) or 0)
     except KeyboardInterrupt:
@@ -44,8 +48,10 @@ def run_command(func, args, settings) -> int:
         return 130
     except _known_errors() as exc:
         if args.verbose:
-            err_console.print_exception()
-        err_console.print(f"[bold red]error:[/] {exc}")
+            # A provider error may echo the request, API key included: the traceback is printed redacted.
+            import traceback
+            err_console.print(Text(redact(traceback.format_exc())))
+        err_console.print(Text.assemble(("error: ", "bold red"), redact(clean(str(exc)))))
         return 2
 
 

@@ -98,8 +98,11 @@ def _recall_table(question: str, mode: str, results) -> Table:
 
 
 def cmd_search(args, settings, services=None) -> int:
-    if not args.question.strip():
-        err_console.print("[bold red]error:[/] empty question")
+    from assistant.pipeline import question_problem
+
+    problem = question_problem(args.question, settings)
+    if problem:
+        err_console.print(Text.assemble(("error: ", "bold red"), problem))
         return 2
     if args.ef_search:
         settings = settings.replace(ef_search=args.ef_search)

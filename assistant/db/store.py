@@ -28,13 +28,7 @@ def bind_embedder(conn: psycopg.Connection, model_id: str, dim: int, schema: str
     conn.execute("LOCK TABLE index_meta IN EXCLUSIVE MODE")
     meta = index_meta(conn)
     if meta:
-        if meta.get("embed_model") != model_id or int(meta.get("embed_dim", 0)) != dim:
-            raise EmbedderMismatch(
-                f"this knowledge base (schema {schema!r}) was indexed with {meta.get('embed_model')} "
-                f"({meta.get('embed_dim')} dims) but the configured embedder is {model_id} ({dim} dims). "
-                f"Set ASSISTANT_EMBEDDER back to {meta.get('embed_model')!r}, or use another schema "
-                "(ASSISTANT_SCHEMA=...) for the new model, or run `assistant reset` to rebuild from scratch."
-            )
+        _check(meta, model_id, dim, schema)
         return False
     conn.execute("INSERT INTO index_meta (key, value) VALUES ('embed_model', %s), ('embed_dim', %s)",
                  (model_id, str(dim)))
@@ -42,6 +36,22 @@ def bind_embedder(conn: psycopg.Connection, model_id: str, dim: int, schema: str
     conn.execute("CREATE INDEX IF NOT EXISTS chunks_embedding_hnsw ON chunks "
                  "USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)")
     return True
+
+
+def check_embedder(conn: psycopg.Connection, model_id: str, dim: int, schema: str = "public") -> None:
+    """EmbedderMismatch when the index was built by another model (an empty index matches any)."""
+    meta = index_meta(conn)
+    if meta:
+        _check(meta, model_id, dim, schema)
+
+
+def _check(meta: dict, model_id: str, dim: int, schema: str) -> None:
+    if meta.get("embed_model") != model_id or int(meta.get("embed_dim", 0)) != dim:
+        raise EmbedderMismatch(
+            f"this knowledge base (schema {schema!r}) was indexed with {meta.get('embed_model')} "
+            f"({meta.get('embed_dim')} dims) but the configured embedder is {model_id} ({dim} dims). "
+            f"Set ASSISTANT_EMBEDDER back to {meta.get('embed_model')!r}, or use another schema "
+            "(ASSISTANT_SCHEMA=...) for the new model, or run `assistant reset` to rebuild from scratch.")
 
 
 def document_state(conn: psycopg.Connection, source: str) -> tuple[int, str, int] | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from typing import Callable, Sequence
 from urllib.parse import urlsplit, urlunsplit
@@ -13,11 +12,11 @@ from urllib.parse import urlsplit, urlunsplit
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from assistant.models.completer import Completer, Completion, LLMError, Message, TransientLLMError, messages_sha
+from assistant.redact import redact
 
 log = logging.getLogger(__name__)
 
 _TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
-_KEYLIKE = re.compile(r"\b(?:sk|pk|rk|key|api)[-_][A-Za-z0-9_\-]{8,}", re.IGNORECASE)
 
 
 def import_litellm():
@@ -31,11 +30,8 @@ def import_litellm():
 
 
 def scrub(text: str) -> str:
-    """Remove anything that looks like an API key or is the value of a *KEY*/*TOKEN*/*SECRET* variable."""
-    for name, value in os.environ.items():
-        if len(value) >= 8 and any(word in name.upper() for word in ("KEY", "TOKEN", "SECRET", "PASSWORD")):
-            text = text.replace(value, "***")
-    return _KEYLIKE.sub("***", text)
+    """Remove anything that looks like an API key, an Authorization header or a password in a URL."""
+    return redact(text)
 
 
 def _safe_url(url: str | None) -> str | None:
