@@ -4,8 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 
-from assistant.cli.common import build_services, console, err_console, progress_bar
+from assistant.cli.common import build_services, clean, console, err_console, plain, progress_bar
 
 
 def register(sub) -> None:
@@ -13,7 +14,13 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_migrate)
     p = sub.add_parser("ingest", help="add Markdown, text, HTML and PDF files (or folders) to the knowledge base")
     p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--no-prune", action="store_true",
+                   help="keep documents of files that are gone from an ingested folder (default: remove them)")
     p.set_defaults(func=cmd_ingest)
+    p = sub.add_parser("forget", help="remove the documents of files, or of everything inside folders, from the "
+                                      "knowledge base (the run log keeps its history)")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.set_defaults(func=cmd_forget)
     p = sub.add_parser("reset", help="delete the knowledge base and run log of this schema and start afresh")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.set_defaults(func=cmd_reset)
@@ -36,9 +43,34 @@ def cmd_ingest(args, settings) -> int:
     with progress_bar("ingesting", transient=False) as update:
         report = services.ingestor.ingest_paths(args.paths, update)
     for path, reason in report.skipped:
-        err_console.print(f"[yellow]skipped[/] {path}: {reason}")
+        err_console.print(Text.assemble(("skipped ", "yellow"), clean(f"{path}: {reason}")))
     console.print(report.summary())
+    if not args.no_prune:
+        from assistant.db import store
+        from assistant.ingest.pipeline import missing_under
+
+        folders = [p for p in args.paths if p.is_dir()]
+        gone = missing_under(services.db, folders)
+        if gone:
+            with services.db.connection() as conn:
+                store.delete_documents(conn, gone)
+            console.print(f"removed {len(gone)} document(s) whose files are gone from "
+                          f"{', '.join(str(f) for f in folders)} (keep them with --no-prune)")
     return 1 if report.skipped and not (report.added or report.updated or report.unchanged) else 0
+
+
+def cmd_forget(args, settings) -> int:
+    from assistant.ingest.pipeline import forget
+
+    services = build_services(settings, ensure_kb=False)
+    removed = forget(services.db, args.paths)
+    for source in removed:
+        console.print(plain(f"removed {source}"))
+    if not removed:
+        err_console.print("no documents match those paths (see `assistant status`; sources are absolute paths)")
+        return 1
+    console.print(f"{len(removed)} document(s) removed; runs that used them stay in the run log")
+    return 0
 
 
 def cmd_status(args, settings) -> int:

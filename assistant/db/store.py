@@ -84,6 +84,14 @@ def replace_document(conn: psycopg.Connection, *, source: str, title: str, sha25
     return doc_id
 
 
+def sources_under(conn: psycopg.Connection, path: str) -> list[str]:
+    """Document sources equal to path or inside the folder path (file sources only), sorted."""
+    like = path.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+    rows = conn.execute("SELECT source FROM documents WHERE source = %s OR source LIKE %s ORDER BY source",
+                        (path, like)).fetchall()
+    return [r[0] for r in rows]
+
+
 def delete_documents(conn: psycopg.Connection, sources: Iterable[str]) -> int:
     return conn.execute("DELETE FROM documents WHERE source = ANY(%s)", (list(sources),)).rowcount
 

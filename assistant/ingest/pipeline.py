@@ -69,6 +69,29 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
     return list(dict.fromkeys(found)), bad
 
 
+def missing_under(db, folders: Iterable[Path]) -> list[str]:
+    """Sources of documents inside these folders whose files are gone (deleted, renamed or moved)."""
+    gone: list[str] = []
+    with db.connection() as conn:
+        for folder in folders:
+            for source in store.sources_under(conn, str(Path(folder).expanduser().resolve())):
+                if not os.path.lexists(source):
+                    gone.append(source)
+    return gone
+
+
+def forget(db, paths: Iterable[Path]) -> list[str]:
+    """Remove the documents of these files, or of every file inside these folders; returns their sources."""
+    removed: list[str] = []
+    with db.connection() as conn:
+        for p in paths:
+            sources = store.sources_under(conn, str(Path(p).expanduser().absolute().resolve()))
+            if sources:
+                store.delete_documents(conn, sources)
+                removed += sources
+    return removed
+
+
 def _broken_link(p: Path) -> str:
     try:
         p.resolve(strict=True)
