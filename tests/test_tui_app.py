@@ -364,3 +364,13 @@ async def test_unreachable_database_is_explained_at_startup(settings, tmp_path):
         app.chat.query_one("#question", Input).value = QUESTION
         await pilot.press("enter")
         assert app.chat.pending and not app.chat.turns
+
+
+def test_a_turn_in_progress_says_how_to_stop_it():
+    from assistant.tui.turn import Turn
+    from assistant.tui.widgets.answer import AnswerView
+
+    turn = Turn(1, "q", "auto", "openai/slow", stage="answering")
+    assert "Esc stops" in AnswerView(turn)._header().plain
+    turn.stage = "failed"
+    assert "Esc" not in AnswerView(turn)._header().plain

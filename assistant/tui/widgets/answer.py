@@ -49,7 +49,8 @@ class AnswerView(Static, can_focus=True):
         if t.stage == "done":
             parts += [" · ", (duration(t.timings.get("total_ms")), "$text-muted")] if self.app_shows_timings else []
         elif t.stage != "failed":
-            parts += [" · ", (f"{t.stage}…", "italic $warning")]
+            # A slow or hung model server should never leave people guessing how to get the prompt back.
+            parts += [" · ", (f"{t.stage}…", "italic $warning"), ("  (Esc stops)", "$text-muted")]
         return Content.assemble(*parts)
 
     @property
