@@ -183,14 +183,32 @@ def _train_recipe(args, settings) -> int:
 
 
 def cmd_ship(args, settings) -> int:
+    import json
+
+    from sentence_transformers import CrossEncoder
+
     from assistant.rerank.house import ship
+    from assistant.train.trainer import resolve_base
 
     src = settings.rerankers_dir / args.name
     if not (src / "config.json").is_file():
         err_console.print(f"[bold red]error:[/] no trained model {args.name!r} in {settings.rerankers_dir}")
         return 2
-    out = ship(src, args.to)
-    console.print(f"shipped {args.name} -> {out}")
+    card = json.loads((src / "card.json").read_text(encoding="utf-8"))
+    model = CrossEncoder(str(src), device="cpu", local_files_only=True)
+    training = card.get("training") or {}
+    dropped = 0
+    if training.get("add_cjk"):
+        from assistant.train.vocab import drop_untrained_cjk
+
+        base_target, _ = resolve_base(None if str(card.get("base_model", "")).startswith("sentence-transformers/")
+                                      else card.get("base_model"), settings.rerankers_dir)
+        dropped = drop_untrained_cjk(model, base_target, int(training["add_cjk"]), int(training.get("seed", 0)))
+    card["shipped"] = {"from": str(src), "untrained_characters_dropped": dropped,
+                       "vocabulary": len(model.tokenizer)}
+    out = ship(model, card, args.to)
+    size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
+    console.print(f"shipped {args.name} -> {out} ({size:.1f} MB; {dropped} characters training never saw dropped)")
     return 0
 
 

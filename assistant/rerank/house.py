@@ -53,22 +53,22 @@ def verify(directory: Path | None = None) -> dict:
     return card
 
 
-def ship(trained_dir: Path, target: Path | None = None) -> Path:
-    """Copy a trained model into the package as fp16 safetensors with its card and weight hashes."""
+def ship(model, card: dict, target: Path | None = None) -> Path:
+    """Write a trained CrossEncoder into the package as fp16 safetensors, with its card and weight hashes."""
     import torch
-    from sentence_transformers import CrossEncoder
 
     target = Path(target or HOUSE_DIR)
-    card = json.loads((Path(trained_dir) / "card.json").read_text(encoding="utf-8"))
-    model = CrossEncoder(str(trained_dir), device="cpu", local_files_only=True)
+    card = dict(card)
     model.model.to(torch.float16)
+    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".house-", dir=target.parent))
     try:
         model.save_pretrained(str(tmp), safe_serialization=True)
-        for junk in ("README.md",):
-            (tmp / junk).unlink(missing_ok=True)
+        (tmp / "README.md").unlink(missing_ok=True)
+        for f in tmp.iterdir():
+            f.chmod(0o644)
         card["files"] = {f.name: sha256_file(f) for f in sorted(tmp.iterdir()) if f.suffix in _WEIGHTS}
-        card["shipped"] = {"dtype": "float16", "served_dtype": "float32", "from": str(trained_dir)}
+        card["shipped"] = {**card.get("shipped", {}), "dtype": "float16", "served_dtype": "float32"}
         (tmp / "card.json").write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)

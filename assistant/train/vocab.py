@@ -50,3 +50,40 @@ def extend_with_cjk(model, n: int, seed: int = 0) -> int:
         noise = torch.randn(emb.shape[0] - old_n, emb.shape[1], generator=gen)
         emb[old_n:] = mean + 0.5 * std * noise
     return added
+
+
+def added_cjk(base_tokenizer, n: int) -> list[str]:
+    """The characters extend_with_cjk adds to this tokenizer, in the order (and so with the ids) it adds them."""
+    vocab = base_tokenizer.get_vocab()
+    return [ch for ch in common_cjk_chars(n) if ch not in vocab]
+
+
+def drop_untrained_cjk(model, base_target: str, n: int, seed: int = 0) -> int:
+    """Remove the added characters training never saw (their rows are still exactly their seeded start values).
+
+    They carry no learned meaning, only bytes in the shipped file; without them such a character reads as [UNK],
+    as it did before the vocabulary was extended. Returns how many were removed.
+    """
+    import torch
+    from sentence_transformers import CrossEncoder
+    from transformers import set_seed
+
+    base = CrossEncoder(base_target, num_labels=1, device="cpu", local_files_only=True)
+    set_seed(seed)
+    n0 = len(base.tokenizer)
+    chars = added_cjk(base.tokenizer, n)
+    fresh = CrossEncoder(base_target, num_labels=1, device="cpu", local_files_only=True)
+    extend_with_cjk(fresh, n, seed)
+    start = fresh.model.get_input_embeddings().weight.detach()[n0:]
+    weight = model.model.get_input_embeddings().weight.detach()
+    if weight.shape[0] != n0 + len(chars) or start.shape != weight[n0:].shape:
+        raise ValueError("the model's vocabulary is not the base plus extend_with_cjk(n): nothing dropped")
+    keep = ~(weight[n0:] == start).all(dim=1)
+    kept = [ch for ch, k in zip(chars, keep.tolist()) if k]
+    rows = torch.cat([weight[:n0], weight[n0:][keep]]).clone()
+    base.tokenizer.add_tokens(kept)
+    model.model.resize_token_embeddings(n0 + len(kept))
+    with torch.no_grad():
+        model.model.get_input_embeddings().weight.copy_(rows)
+    model[0].processor = base.tokenizer  # sentence-transformers keeps the tokenizer as the first module's processor
+    return len(chars) - len(kept)
