@@ -58,3 +58,17 @@ def test_no_runtime_dir_warning_without_xdg_runtime_dir(tmp_path):
                               "ASSISTANT_DATA_DIR": str(tmp_path / "d")})
     assert out.returncode == 0, out.stderr
     assert "RuntimeDirWarning" not in out.stderr and "XDG_RUNTIME_DIR" not in out.stderr
+
+
+def test_progress_off_a_terminal_is_plain_lines(capsys, monkeypatch):
+    """Long work in a CI log, under nohup or in a pipe still says how far it is (a bar would print nothing)."""
+    from assistant.cli import common
+
+    clock = iter([0.0, 0.0, 1.0, 12.0, 13.0, 30.0, 30.0])
+    monkeypatch.setattr(common.time, "monotonic", lambda: next(clock))
+    with common.progress_bar("indexing", every=10) as update:
+        for done in (1, 2, 3, 4, 5):
+            update(done, 5, "/kb/notes.md")
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith("indexing: 1/5 (0 s") and "notes.md" in lines[0]
+    assert [ln.split()[1] for ln in lines] == ["1/5", "3/5", "5/5"]  # throttled, and the end always shown

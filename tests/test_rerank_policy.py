@@ -21,6 +21,7 @@ TABLE = [
     ("why doesn't my lock get released after a crash", CE, {"negation"}),
     ("use a lease instead of a mutex, how?", CE, {"negation"}),
     ("非阻塞的加锁方式", CE, {"negation"}),
+    ("which lock services work when we cannot run Redis", CE, {"negation"}),
     # several conditions at once
     ("a lock that is reentrant and survives a client crash", CE, {"multi"}),
     ("既要可重入又要自动续期的锁", CE, {"multi"}),

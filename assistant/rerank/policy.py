@@ -18,7 +18,7 @@ TINY = 3
 """At most this many candidates: reordering cannot change much of what reaches the answer."""
 
 _EN_NEG = re.compile(
-    r"\b(?:not|without|except|excluding|exclude[sd]?|other than|instead of|rather than|apart from|aside from|no|"
+    r"\b(?:not|cannot|without|except|excluding|exclude[sd]?|other than|instead of|rather than|apart from|aside from|no|"
     r"never|none of|neither|nor|avoid(?:ing|s)?|non-\w+)\b|n't\b", re.I)
 _EN_MULTI = re.compile(
     r"\b(?:both|as well as|at the same time|and also|while also|but also|that also|in addition to|together with|"
