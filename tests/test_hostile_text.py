@@ -50,3 +50,16 @@ def test_markup_and_escapes_in_documents_and_questions(cli_env, db, use_embedder
 def test_clean_strips_terminal_controls(text, expected):
     from assistant.cli.common import clean
     assert clean(text) == expected
+
+
+def test_the_chat_shows_document_and_model_text_without_escapes():
+    from assistant.tui.format import answer_content
+    from assistant.tui.turn import Turn
+
+    content = answer_content("Edit [/etc/hosts] \x1b[2J now [1].", 1, [1], [])
+    assert "\x1b" not in content.plain and "[/etc/hosts]" in content.plain
+    turn = Turn(1, "q", "none", "m")
+    from tests.test_rerank_cross_encoder import cand
+    turn.candidates = [cand(1, "Hosts \x1b]0;pwned\x07", "Edit [/etc/hosts]\x1b[31m.")]
+    row = turn.sources()[0]
+    assert "\x1b" not in row.text + row.label + row.source and "[/etc/hosts]" in row.text

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import time
 from contextlib import contextmanager
@@ -13,6 +12,7 @@ from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from assistant.settings import Settings
+from assistant.textsafe import clean  # noqa: F401 - the CLI's printers import it from here
 
 console = Console()
 err_console = Console(stderr=True)
@@ -107,16 +107,6 @@ def _log_progress(description: str, every: float):
               flush=True)
 
     return update
-
-
-# CSI/OSC/other escape sequences, then any C0/C1 control character except newline and tab.
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?|\x9b[0-?]*[ -/]*[@-~]")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def clean(text: str | None) -> str:
-    """Document and question text made safe for a terminal: no escape sequences or control characters."""
-    return _CONTROLS.sub("", _ESCAPES.sub("", text or ""))
 
 
 def plain(text: str | None, style: str = "") -> Text:

@@ -5,6 +5,7 @@ import re
 from typing import Iterable
 
 from textual.content import Content
+from assistant.textsafe import clean
 
 # The bracket family the citation parser accepts ([1], 【1】, ［1, 3］, [1-2]); used only to style and link them.
 CITATION = re.compile(r"[\[［【〔]\s*(\d+)(?:\s*(?:[-–,，、;；]|and)\s*\d+)*\s*[\]］】〕]")
@@ -60,6 +61,7 @@ def answer_content(text: str, turn: int, valid: Iterable[int] | None = None,
     valid/invalid are the checked source numbers once the answer is complete; while streaming both are None and
     every marker looks like a citation.
     """
+    text = clean(text)  # a model may echo escape sequences from a document
     valid_set = set(valid) if valid is not None else None
     bad_set = set(invalid or ())
     parts: list = []

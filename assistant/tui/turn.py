@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from assistant.pipeline import Event
+from assistant.textsafe import clean
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ class Turn:
         for number, cand in pairs[: limit or None]:
             r = ranked.get(cand.chunk_id)
             rows.append(SourceRow(number=number, chunk_id=cand.chunk_id, document_id=cand.document_id,
-                                  source=cand.source, label=cand.label, text=cand.text, recall_rank=cand.rank,
+                                  source=clean(cand.source), label=clean(cand.label), text=clean(cand.text),
+                                  recall_rank=cand.rank,
                                   recall_score=cand.score, rank=r.rank if r else None,
                                   rerank_score=r.score if r else None, cited=cand.chunk_id in cited))
         return rows

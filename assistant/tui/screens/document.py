@@ -10,6 +10,7 @@ from textual.widgets import Footer, Static
 
 from assistant.tui.errors import ReportsWorkerErrors
 from assistant.tui.turn import SourceRow
+from assistant.textsafe import clean
 
 
 class DocumentScreen(ReportsWorkerErrors, ModalScreen):
@@ -38,7 +39,7 @@ class DocumentScreen(ReportsWorkerErrors, ModalScreen):
         except Exception as exc:
             self.app.call_from_thread(self.app.report, exc, "opening the document")
             return
-        self.app.call_from_thread(self._show, text)
+        self.app.call_from_thread(self._show, clean(text))
 
     def _show(self, text: str) -> None:
         body = self.query_one("#document-body", VerticalScroll)

@@ -8,13 +8,14 @@ from textual.widgets import Static
 
 from assistant.tui.format import answer_content, clip, duration
 from assistant.tui.turn import Turn
+from assistant.textsafe import clean
 
 
 class QuestionView(Static):
     """The question as the user typed it."""
 
     def __init__(self, turn: Turn) -> None:
-        super().__init__(Content.assemble(("❯ ", "bold $primary"), turn.question), classes="question")
+        super().__init__(Content.assemble(("❯ ", "bold $primary"), clean(turn.question)), classes="question")
 
 
 class AnswerView(Static, can_focus=True):
