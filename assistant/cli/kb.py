@@ -46,14 +46,11 @@ def cmd_ingest(args, settings) -> int:
         err_console.print(Text.assemble(("skipped ", "yellow"), clean(f"{path}: {reason}")))
     console.print(report.summary())
     if not args.no_prune:
-        from assistant.db import store
-        from assistant.ingest.pipeline import missing_under
+        from assistant.ingest.pipeline import prune_missing
 
         folders = [p for p in args.paths if p.is_dir()]
-        gone = missing_under(services.db, folders)
+        gone = prune_missing(services.db, folders)
         if gone:
-            with services.db.connection() as conn:
-                store.delete_documents(conn, gone)
             console.print(f"removed {len(gone)} document(s) whose files are gone from "
                           f"{', '.join(str(f) for f in folders)} (keep them with --no-prune)")
     return 1 if report.skipped and not (report.added or report.updated or report.unchanged) else 0

@@ -233,9 +233,7 @@ def _print_card(card: dict) -> None:
 
 
 def cmd_list(args, settings) -> int:
-    from assistant.rerank.cross_encoder import trained_models
-
-    from assistant.rerank.cross_encoder import house_choice
+    from assistant.rerank.cross_encoder import house_choice, trained_models
     from assistant.rerank.house import HOUSE_DIR, available
 
     if available():

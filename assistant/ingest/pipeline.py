@@ -69,14 +69,15 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
     return list(dict.fromkeys(found)), bad
 
 
-def missing_under(db, folders: Iterable[Path]) -> list[str]:
-    """Sources of documents inside these folders whose files are gone (deleted, renamed or moved)."""
+def prune_missing(db, folders: Iterable[Path]) -> list[str]:
+    """Remove the documents inside these folders whose files are gone (deleted, renamed or moved); their sources."""
     gone: list[str] = []
     with db.connection() as conn:
         for folder in folders:
-            for source in store.sources_under(conn, str(Path(folder).expanduser().resolve())):
-                if not os.path.lexists(source):
-                    gone.append(source)
+            gone += [s for s in store.sources_under(conn, str(Path(folder).expanduser().resolve()))
+                     if not os.path.lexists(s)]
+        if gone:
+            store.delete_documents(conn, gone)
     return gone
 
 

@@ -69,13 +69,20 @@ def fusion_weight(card: dict) -> float | None:
     return float(w) if isinstance(w, (int, float)) and 0 <= w <= 1 else None
 
 
+def _per_language(card: dict) -> dict[str, dict]:
+    """The card's per-language serving table ({} for cards without one)."""
+    serving = card.get("serving")
+    ok = isinstance(serving, dict) and all(isinstance(v, dict) for v in serving.values())
+    return serving if ok else {}
+
+
 def serving_for(card: dict, query: str) -> tuple[str, float | None]:
     """(which questions the card serves in the query's language: 'all', 'constrained' or 'none'; fusion weight).
 
     Cards of recipe-trained models say it per language ("serving"); older cards have one global fusion weight.
     """
-    serving = card.get("serving")
-    if isinstance(serving, dict) and all(isinstance(v, dict) for v in serving.values()) and serving:
+    serving = _per_language(card)
+    if serving:
         from assistant.language import language_of
 
         entry = serving.get(language_of(query)) or {"questions": "none", "way": None}
@@ -87,8 +94,8 @@ def serving_for(card: dict, query: str) -> tuple[str, float | None]:
 
 def measured_useful(card: dict) -> bool:
     """Not marked worse than recall: alone (beats_recall) or as served, fused with recall (fusion.beats_recall)."""
-    serving = card.get("serving")
-    if isinstance(serving, dict) and serving and all(isinstance(v, dict) for v in serving.values()):
+    serving = _per_language(card)
+    if serving:
         return any(v.get("questions") in ("all", "constrained") for v in serving.values())
     fused = card.get("fusion") if isinstance(card.get("fusion"), dict) else {}
     fused_ok = fusion_weight(card) is not None and fused.get("beats_recall") is True
