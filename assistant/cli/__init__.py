@@ -7,7 +7,7 @@ import os
 import sys
 
 # One module per command group; each has register(subparsers). Imported eagerly (they import nothing heavy).
-COMMAND_MODULES = ("kb", "search", "ask", "runs", "rerankers", "evaluate")
+COMMAND_MODULES = ("kb", "search", "ask", "runs", "rerankers", "evaluate", "answers_eval")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -73,12 +73,28 @@ def report_lines(run) -> list[str]:
         shown = ", ".join(f"[{n}]" for n in check.invalid)
         lines.append(f"[bold yellow]invalid citations:[/] {escape(shown)} — the answer cites sources it was not "
                      f"given (only [1]–[{check.n_sources}] exist)")
+    lines += support_lines(answer)
     if answer.abstained:
         lines.append("[yellow]the model says the sources do not answer this question[/]")
     elif check.none and answer.context:
         lines.append("[bold yellow]no citations:[/] the answer cites none of its sources; do not trust it "
                      "without checking them")
     lines.append("[dim]" + timing_line(run) + "[/]")
+    return lines
+
+
+def support_lines(answer) -> list[str]:
+    """The cited sentences whose source does not appear to back them, dimmed as [n?]."""
+    from assistant.answer.support import UNSUPPORTED_NOTE
+
+    support = answer.support
+    if support is None or not support.unsupported:
+        return []
+    lines = [f"[bold yellow]unsupported citations:[/] {len(support.unsupported)} of {len(support.claims)} "
+             f"(checked with {escape(support.scorer)})"]
+    for claim in support.unsupported:
+        lines.append(f"  [dim][{claim.number}?][/] {escape(snippet(clean(claim.sentence), 120))} "
+                     f"[dim]— {UNSUPPORTED_NOTE}[/]")
     return lines
 
 
@@ -125,7 +141,7 @@ def cmd_ask(args, settings, services=None) -> int:
         return 0
     if not printer.streaming:
         console.print("[bold]answer[/]")
-        console.print(clean(run.answer.text), markup=False, highlight=False)
+        console.print(clean(run.answer.marked_text), markup=False, highlight=False)
     else:
         console.file.write("\n")
     console.print()

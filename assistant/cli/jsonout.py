@@ -18,13 +18,20 @@ def run_object(run, show: int | None = None) -> dict:
     out = {"question": run.question, "requested": run.requested, "strategy": run.strategy,
            "decision": run.decision, "results": [_ranked(r) for r in run.ranked[:show]],
            "candidates": len(run.candidates), "timings": run.timings, "run_id": run.id, "error": run.error,
-           "trace": asdict(run.rerank_trace) if run.rerank_trace is not None else None}
+           "trace": asdict(run.rerank_trace) if run.rerank_trace is not None else None,
+           "context_filter": run.context_filter.to_dict() if getattr(run, "context_filter", None) else None}
     answer = run.answer
     if answer is not None:
         by_index = {item.index: item for item in answer.context}
         out["answer"] = answer.text
+        support = getattr(answer, "support", None)
+        unsupported = set(support.unsupported_numbers) if support is not None else set()
         out["citations"] = [{"n": n, "chunk_id": by_index[n].chunk_id, "source": by_index[n].candidate.source,
-                             "title": by_index[n].title} for n in answer.citations.valid]
+                             "title": by_index[n].title,
+                             "supported": None if support is None else n not in unsupported}
+                            for n in answer.citations.valid]
+        out["support"] = support.to_dict() if support is not None else None
+        out["answer_marked"] = answer.marked_text if support is not None else answer.text
         out["invalid_citations"] = list(answer.citations.invalid)
         out["abstained"] = answer.abstained
         out["context"] = [{"n": i.index, "chunk_id": i.chunk_id, "source": i.candidate.source, "tokens": i.tokens,

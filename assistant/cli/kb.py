@@ -1,4 +1,4 @@
-"""Knowledge-base commands: migrate, ingest, status."""
+"""Knowledge-base commands: migrate, ingest, forget, reset, status, reembed."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,6 +26,9 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_reset)
     p = sub.add_parser("status", help="show the database, embedding model and knowledge-base size")
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser("reembed", help="re-embed the knowledge base with the configured embedder "
+                                       "(after changing ASSISTANT_EMBEDDER; no source files needed)")
+    p.set_defaults(func=cmd_reembed)
 
 
 def cmd_migrate(args, settings) -> int:
@@ -87,6 +90,24 @@ def cmd_status(args, settings) -> int:
     table.add_row("answer model", settings.llm_model)
     table.add_row("rerank default", settings.rerank)
     console.print(table)
+    from assistant.models.embedder import BUNDLED_MODEL_IDS
+
+    configured = BUNDLED_MODEL_IDS.get(settings.embedder.lower())
+    if meta.get("embed_model") and configured and configured != meta["embed_model"]:
+        err_console.print(f"[yellow]the index was built by {meta['embed_model']}, not the configured "
+                          f"{settings.embedder}[/]: search and ask refuse it until you run `assistant reembed` "
+                          f"(or set ASSISTANT_EMBEDDER back)", highlight=False)
+    return 0
+
+
+def cmd_reembed(args, settings) -> int:
+    from assistant.ingest.reembed import reembed
+
+    services = build_services(settings, ensure_kb=False)
+    with progress_bar(f"re-embedding with {settings.embedder}", transient=False) as update:
+        report = reembed(services.db, services.embedder, settings.embed_batch, update)
+    console.print(plain(f"{report.chunks} chunk(s) now embedded by {report.new_model} (was {report.old_model}; "
+                        f"{report.embedded} embedded now, {report.chunks - report.embedded} from the cache)"))
     return 0
 
 

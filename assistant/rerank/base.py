@@ -41,6 +41,8 @@ class Trace:
     """Per model call: prompt/reply (listwise), batch sizes and times (cross-encoder)."""
     cache_hits: int = 0
     scored: int = 0
+    excluded: list[str] = field(default_factory=list)
+    """What the question rules out, as the reranker read it (passages about these were ranked down)."""
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:

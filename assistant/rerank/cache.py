@@ -65,9 +65,9 @@ def fuse_with_recall(scores: Sequence[float], recall_scores: Sequence[float], we
     return [weight * a + (1 - weight) * b for a, b in zip(zscores(scores), zscores(recall_scores))]
 
 
-def rank_pointwise(query: str, candidates: Sequence[Candidate], top_k: int | None, *, score: ScoreFn,
-                   cache: ScoreCache | None, trace: Trace, fusion_weight: float | None = None) -> list[Ranked]:
-    """Score what the cache lacks, then order best first (ties keep recall order); fuse with recall if asked."""
+def pointwise_scores(query: str, candidates: Sequence[Candidate], *, score: ScoreFn, cache: ScoreCache | None,
+                     trace: Trace) -> list[float]:
+    """The scorer's raw score of each candidate for this query: cached ones read, the rest scored and stored."""
     cands = list(candidates)
     cached: dict[str, float] = {}
     if cache is not None:
@@ -96,9 +96,26 @@ def rank_pointwise(query: str, candidates: Sequence[Candidate], top_k: int | Non
     trace.scored += len(fresh)
     trace.cache_hits += sum(1 for c in cands if c.content_sha256 in cached)
     known = {**cached, **fresh}
-    scores = [known[c.content_sha256] for c in cands]
+    return [known[c.content_sha256] for c in cands]
+
+
+def rank_pointwise(query: str, candidates: Sequence[Candidate], top_k: int | None, *, score: ScoreFn,
+                   cache: ScoreCache | None, trace: Trace, fusion_weight: float | None = None,
+                   excluded: Sequence[str] = (), exclusion_weight: float = 0.0) -> list[Ranked]:
+    """Score what the cache lacks, then order best first (ties keep recall order); fuse with recall if asked.
+
+    excluded: what the question rules out (assistant.rerank.exclusion); each is scored as a query of its own, and
+    passages about it are ranked down by exclusion_weight.
+    """
+    cands = list(candidates)
+    scores = pointwise_scores(query, cands, score=score, cache=cache, trace=trace)
     if fusion_weight is not None:
         scores = fuse_with_recall(scores, [c.score for c in cands], fusion_weight)
+    if excluded and exclusion_weight > 0 and cands:
+        from assistant.rerank.exclusion import rank_down
+
+        about = [pointwise_scores(x, cands, score=score, cache=cache, trace=trace) for x in excluded]
+        scores = rank_down(scores, about, exclusion_weight)
 
     def key(i: int) -> tuple[float, int]:
         s = scores[i]

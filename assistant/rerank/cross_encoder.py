@@ -231,8 +231,9 @@ class CrossEncoderReranker(Reranker):
     name = "cross-encoder"
 
     def __init__(self, model, model_id: str, *, max_length: int = 384, batch_size: int = 32,
-                 cache: ScoreCache | None = None, card: dict | None = None):
+                 cache: ScoreCache | None = None, card: dict | None = None, exclusion_weight: float = 0.0):
         self.model = model
+        self.exclusion_weight = exclusion_weight
         self.model_id = model_id
         self.max_length = max_length
         self.batch_size = max(1, batch_size)
@@ -275,8 +276,16 @@ class CrossEncoderReranker(Reranker):
             w = weight
             trace.notes.append(f"scores fused with recall as card.json says: {w:g} * z(cross-encoder) + "
                                f"{1 - w:g} * z(recall score)")
+        if self.exclusion_weight > 0:
+            from assistant.rerank.exclusion import excluded
+
+            trace.excluded = excluded(query)
+            if trace.excluded:
+                trace.notes.append(f"passages about what the question rules out ({', '.join(trace.excluded)}) "
+                                   f"ranked down, weight {self.exclusion_weight:g}")
         ranked = rank_pointwise(query, candidates, top_k, score=lambda q, cs: self._score(q, cs, trace),
-                                cache=self.cache, trace=trace, fusion_weight=weight)
+                                cache=self.cache, trace=trace, fusion_weight=weight, excluded=trace.excluded,
+                                exclusion_weight=self.exclusion_weight)
         trace.seconds = time.perf_counter() - start
         return RerankResult(ranked, trace)
 
@@ -289,10 +298,15 @@ def build(services) -> CrossEncoderReranker:
     trained_len = (choice.card.get("training") or {}).get("max_length")
     max_length = min(settings.cross_encoder_max_length, int(trained_len)) if trained_len else \
         settings.cross_encoder_max_length
-    model = load_model(choice, max_length)
-    cache = ScoreCache(services.db, choice.model_id, settings.rerank_cache) if settings.rerank_cache else None
-    return CrossEncoderReranker(model, choice.model_id, max_length=max_length,
-                                batch_size=settings.cross_encoder_batch, cache=cache, card=choice.card)
+    from assistant.rerank import onnx_backend
+
+    loaded = onnx_backend.load(choice, max_length, settings.cross_encoder_backend, settings.data_dir,
+                               lambda: load_model(choice, max_length))
+    model, model_id = loaded.model, onnx_backend.cache_model_id(choice.model_id, loaded.backend)
+    cache = ScoreCache(services.db, model_id, settings.rerank_cache) if settings.rerank_cache else None
+    return CrossEncoderReranker(model, model_id, max_length=max_length,
+                                batch_size=settings.cross_encoder_batch, cache=cache, card=choice.card,
+                                exclusion_weight=settings.exclusion_weight)
 
 
 def unavailable_reason(services) -> str | None:

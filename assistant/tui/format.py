@@ -8,7 +8,8 @@ from textual.content import Content
 from assistant.textsafe import clean
 
 # The bracket family the citation parser accepts ([1], 【1】, ［1, 3］, [1-2]); used only to style and link them.
-CITATION = re.compile(r"[\[［【〔]\s*(\d+)(?:\s*(?:[-–,，、;；]|and)\s*\d+)*\s*[\]］】〕]")
+# A "?" after a number marks a citation the support check found unbacked ([2?]).
+CITATION = re.compile(r"[\[［【〔]\s*(\d+)\??(?:\s*(?:[-–,，、;；]|and)\s*\d+\??)*\s*[\]］】〕]")
 
 
 def duration(ms: float | None) -> str:
@@ -72,6 +73,8 @@ def answer_content(text: str, turn: int, valid: Iterable[int] | None = None,
         numbers = {int(n) for n in re.findall(r"\d+", m.group(0))}
         if numbers & bad_set or (valid_set is not None and not numbers & valid_set):
             style = "bold $error strike"
+        elif "?" in m.group(0):
+            style = f"dim $text-muted @click=screen.cite({turn},{first})"
         else:
             style = f"bold $accent underline @click=screen.cite({turn},{first})"
         parts.append((m.group(0), style))

@@ -6,6 +6,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
+from assistant.answer.support import UNSUPPORTED_NOTE
 from assistant.tui.format import answer_content, clip, duration
 from assistant.tui.turn import Turn
 from assistant.textsafe import clean
@@ -66,8 +67,13 @@ class AnswerView(Static, can_focus=True):
             reason = clip(t.decision.get("reason", ""), 120)
             out.append(Content.assemble(("auto: ", "$text-muted"), (reason, "italic $text-muted")))
         valid, invalid = t.citation_numbers()
+        support = getattr(t.answer, "support", None)
         if t.text:
-            out.append(answer_content(t.text, t.number, valid, invalid))
+            shown = support.marked_text if support is not None and t.answer.text == t.text else t.text
+            out.append(answer_content(shown, t.number, valid, invalid))
+        if support is not None and support.unsupported:
+            marks = " ".join(f"[{n}?]" for n in support.unsupported_numbers)
+            out.append(Content.styled(f"{marks} {UNSUPPORTED_NOTE}", "dim italic"))
         if t.answer is not None:
             if getattr(t.answer, "abstained", False):
                 out.append(Content.styled("The model said the sources do not answer this.", "italic $warning"))
