@@ -179,3 +179,21 @@ def test_the_chat_dims_an_unsupported_marker_and_keeps_it_clickable():
     styles = {content.plain[s.start:s.end]: str(s.style) for s in content.spans}
     assert "dim" in styles["[2?]"] and "cite(1,2)" in styles["[2?]"]
     assert "dim" not in styles["[1]"] and "underline" in styles["[1]"]
+
+
+def test_a_support_check_that_cannot_run_leaves_the_answer_unmarked():
+    from types import SimpleNamespace
+
+    from assistant.answer.support import check_answer
+
+    class Broken:
+        settings = Settings(support_min_score=0.5)
+
+        def reranker(self, name):
+            raise RuntimeError("model file vanished\nsecond line")
+
+    answer = SimpleNamespace(text="etcd releases the lock when the lease expires [1].",
+                             context=[Item(1, 1, ETCD)])
+    check = check_answer(answer, Broken())
+    assert check.claims == [] and check.marked_text == answer.text
+    assert check.scorer.startswith("not checked (RuntimeError: model file vanished)")

@@ -79,6 +79,9 @@ def model_dir(tmp_path_factory):
 
 
 def _services(settings, db, fake_embedder, **changes):
+    # These tests pin the scorer's mechanics (batches, cache counts, order) for one question; ranking down what a
+    # question excludes scores a second query and is tested in test_rerank_exclusion.py.
+    changes.setdefault("exclusion_weight", 0.0)
     return Services(settings.replace(**changes), db=db, embedder=fake_embedder)
 
 

@@ -74,3 +74,24 @@ def test_rank_pointwise_scores_each_excluded_thing_as_its_own_query():
                             excluded=["Kafka"], exclusion_weight=1.0)
     assert ranked[-1].chunk_id == 1 and "Kafka" in asked
     assert trace.scored == 6
+
+
+class _AboutModel:
+    """Scores (query, passage) by shared words, the way a reranker prefers the passage naming the query's words."""
+
+    def predict(self, pairs, **_):
+        import numpy as np
+
+        return np.array([[len(set(q.lower().split()) & set(p.lower().split()))] for q, p in pairs], dtype=float)
+
+
+def test_the_cross_encoder_ranks_down_what_the_question_rules_out():
+    from assistant.rerank.cross_encoder import CrossEncoderReranker
+
+    cands = [_cand(1, "kafka queues store topics and queues"), _cand(2, "rabbitmq queues route messages")]
+    question = "queues without kafka"
+    plain = CrossEncoderReranker(_AboutModel(), "m", exclusion_weight=0.0).rerank(question, cands)
+    assert plain.ranked[0].chunk_id == 1 and plain.trace.excluded == []
+    aware = CrossEncoderReranker(_AboutModel(), "m", exclusion_weight=2.0).rerank(question, cands)
+    assert aware.ranked[0].chunk_id == 2 and aware.trace.excluded == ["kafka"]
+    assert any("rules out" in n for n in aware.trace.notes)

@@ -147,16 +147,21 @@ def test_the_setting_is_validated():
     assert Settings.load(env={"ASSISTANT_CROSS_ENCODER_BACKEND": "onnx"}).cross_encoder_backend == "onnx"
 
 
-def test_auto_serves_int8_only_where_the_export_kept_the_ranking(tiny):
+def test_onnx_serves_int8_only_where_the_export_kept_the_ranking(tiny):
+    choice = _choice(tiny)
+    torch_model = load_model(choice, MAXLEN)
+    loaded = onnx_backend.load(choice, MAXLEN, "onnx", tiny.parent / "data", lambda: torch_model)
+    agreement = json.loads((tiny / "onnx" / "export.json").read_text())["int8_top10_agreement"]
+    assert loaded.backend == ("onnx-int8" if agreement >= onnx_backend.MIN_INT8_AGREEMENT else "onnx-fp32")
+
+
+def test_auto_is_openvino_where_installed_else_torch_with_no_export(tiny):
     choice = _choice(tiny)
     torch_model = load_model(choice, MAXLEN)
     loaded = onnx_backend.load(choice, MAXLEN, "auto", tiny.parent / "data", lambda: torch_model)
-    agreement = json.loads((tiny / "onnx" / "export.json").read_text())["int8_top10_agreement"]
-    if agreement >= onnx_backend.MIN_INT8_AGREEMENT:
-        assert loaded.backend == "onnx-int8"
-    elif onnx_backend.installed("openvino"):
+    if onnx_backend.installed("openvino"):
         assert loaded.backend == "openvino-fp32"
         got, want = loaded.model.predict(PAIRS), torch_model.predict(PAIRS, show_progress_bar=False)
         assert np.abs(got - want).max() < 1e-4
     else:
-        assert loaded.backend == "torch"
+        assert loaded.backend == "torch" and not (tiny / "onnx").exists()

@@ -148,6 +148,10 @@ def check_answer(answer, services) -> SupportCheck:
     from assistant.answer.scoring import best_scorer
 
     settings = services.settings
-    scorer = best_scorer(services)
-    threshold = settings.support_min_score if scorer.kind == "cross-encoder" else settings.support_min_similarity
-    return check_support(answer.text, answer.context, scorer, threshold)
+    try:
+        scorer = best_scorer(services)
+        threshold = settings.support_min_score if scorer.kind == "cross-encoder" else settings.support_min_similarity
+        return check_support(answer.text, answer.context, scorer, threshold)
+    except Exception as exc:  # a check that cannot run must not take the answer with it: say so, mark nothing
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        return SupportCheck(f"not checked ({type(exc).__name__}: {first})", 0.0, [], answer.text)

@@ -39,16 +39,21 @@ _EN_FILL = re.compile(_EN_FILLER, re.I)
 _EN_BEFORE = re.compile(r"\b(?:if|when|where|since|as|because)\s+(?:we\s+(?:cannot|can't|don't|do not)\s+"
                         r"(?:use|run|have)\s+)?(?P<x>[\w.+#-]+(?:\s+[\w.+#-]+){0,3}?)\s+(?:is|are)\s+"
                         r"(?:not an option|not available|off the table|out|forbidden|banned|not allowed)\b", re.I)
-_EN_END = re.compile(r"\s*(?:[?,;:!()]|(?<!\b[A-Z])(?<!Jr|Sr|Dr|St|Mr|Ms|vs)\.(?=\s|$)|\bbut\b|\band (?:what|who|which|how|where|when|please|"
-                     r"focus|only|instead|just)\b|\bplease\b|\bwhat\b|\bwho\b|\bwhich\b|\bhow\b|\bthat (?:is|are)\b"
-                     r"|\bfor (?:distributed|the)\b|\bto (?:coordinate|implement|build)\b|$)", re.I)
+_EN_END = re.compile(
+    r"\s*(?:[?,;:!()]|(?<!\b[A-Z])(?<!Jr|Sr|Dr|St|Mr|Ms|vs)\.(?=\s|$)|\bbut\b"  # a period, not an initial
+    r"|\band (?:what|who|which|how|where|when|please|focus|only|instead|just)\b|\bplease\b|\bwhat\b|\bwho\b"
+    r"|\bwhich\b|\bhow\b|\bthat (?:is|are)\b|\bfor (?:distributed|the)\b|\bto (?:coordinate|implement|build)\b|$)",
+    re.I)
 _EN_STOP = {"it", "that", "this", "them", "him", "her", "any", "anything", "the", "a", "an", "mentioning",
             "information", "details", "a doubt", "fail", "problems", "issues", "question", "delay", "limit", "end"}
 
 # Chinese: the excluded thing sits between a marker and 的/之外/以外/，.
-_ZH = re.compile(r"(?:不使用|不用|不依赖|不依靠|不基于|不借助|不通过|不靠|不涉及|不包括|不包含|不含|不考虑|不提|不要|"
-                 r"不能用|不能使用|无法使用|禁用|排除|(?<![拆铲废删清消解免切剔去摘])(?:除了|除去|除(?=[^，,。？?]{1,24}?(?:之外|以外))))\s*(?P<x>[^，,。？?！!、的之以外及和与]{1,24}?)\s*"
-                 r"(?:之外|以外|外|的|，|,|。|？|\?|！|、|$|还|也|来|做|实现|怎么|如何|有)")
+_ZH = re.compile(
+    r"(?:不使用|不用|不依赖|不依靠|不基于|不借助|不通过|不靠|不涉及|不包括|不包含|不含|不考虑|不提|不要|不能用|不能使用|"
+    r"无法使用|禁用|排除|"
+    r"(?<![拆铲废删清消解免切剔去摘])(?:除了|除去|除(?=[^，,。？?]{1,24}?(?:之外|以外))))"  # not 废除, 拆除
+    r"\s*(?P<x>[^，,。？?！!、的之以外及和与]{1,24}?)\s*"
+    r"(?:之外|以外|外|的|，|,|。|？|\?|！|、|$|还|也|来|做|实现|怎么|如何|有)")
 _ZH_STOP = {"了", "此", "这些", "那些", "它", "他们", "这个", "那个"}
 
 

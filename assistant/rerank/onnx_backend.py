@@ -255,7 +255,9 @@ def load(choice, max_length: int, backend: str, data_dir: Path, torch_loader, th
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown cross-encoder backend {backend!r}: use {', '.join(BACKENDS)}")
-    if backend == "torch":
+    if backend == "torch" or (backend == "auto" and not installed("openvino")):
+        # Without OpenVINO, auto would export only to measure an int8 that has failed its gate on the house model
+        # (docs/EVAL.md): minutes of export before the first question, for nothing. `onnx` still asks for it.
         return Loaded(torch_loader(), "torch")
     if not installed("onnx") or (backend == "openvino" and not installed("openvino")):
         missing = "onnxruntime" if not installed("onnx") else "openvino"
