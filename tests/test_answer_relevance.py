@@ -123,3 +123,12 @@ def test_explicit_none_is_not_judged_but_auto_keeping_recall_order_is(db, settin
     assert len(plain.context) == 1 and plain.context_filter.skipped
     auto = ask("what is the capital of Australia?", AskOptions(strategy="auto"), services)
     assert auto.strategy == "none" and auto.context == [] and auto.answer.abstained
+
+
+def test_chinese_questions_have_their_own_threshold():
+    settings = SETTINGS.replace(context_min_score=0.8, context_min_score_zh=0.2)
+    kept, report = filter_context("不使用 Redis 的分布式锁有哪些？", _cands([0.29, 0.1, 0.23]), TableScorer(), settings, 5)
+    assert [c.chunk_id for c in kept] == [1, 3] and report.min_score == 0.2
+    kept, report = filter_context("distributed locks without Redis", _cands([0.29, 0.1, 0.23]), TableScorer(),
+                                  settings, 5)
+    assert kept == [] and report.min_score == 0.8

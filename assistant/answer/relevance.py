@@ -54,7 +54,10 @@ def judge_for(strategy: str, requested: str, services) -> PairScorer | None:
 def filter_context(question: str, candidates: Sequence[Candidate], scorer: PairScorer | None, settings,
                    context_k: int) -> tuple[list[Candidate], ContextFilter]:
     """The candidates (best first) the answer may see, and what was decided."""
-    report = ContextFilter(scorer.describe() if scorer else None, settings.context_min_score,
+    from assistant.language import language_of
+
+    min_score = settings.context_min_score_zh if language_of(question) == "zh" else settings.context_min_score
+    report = ContextFilter(scorer.describe() if scorer else None, min_score,
                            settings.context_confident_score, settings.context_confident_k)
     if not settings.context_filter:
         report.skipped = "context_filter is off"
@@ -72,7 +75,7 @@ def filter_context(question: str, candidates: Sequence[Candidate], scorer: PairS
     room = min(context_k, settings.context_confident_k) if report.confident else context_k
     kept = []
     for cand, score in zip(head, scores):
-        ok = score >= settings.context_min_score and len(kept) < room
+        ok = score >= min_score and len(kept) < room
         report.considered.append({"chunk_id": cand.chunk_id, "score": round(score, 4), "kept": ok})
         if ok:
             kept.append(cand)

@@ -97,7 +97,7 @@ def cmd_eval_answers(args, settings, services=None) -> int:
               "experiment": tag, "gold": str(args.gold), "questions": len(questions), "of": len(gold),
               "runs": args.runs, "temperature": temperature, "model": model, "embedder": services.embedder.model_id,
               "seconds": round(time.perf_counter() - start, 1),
-              "thresholds": {k: getattr(settings, k) for k in ("context_min_score", "context_confident_score",
+              "thresholds": {k: getattr(settings, k) for k in ("context_min_score", "context_min_score_zh", "context_confident_score",
                                                               "support_min_score", "support_min_similarity")},
               "strategies": {s: figures.get(s) for s in strategies}}
     _print_table(record)
