@@ -2,7 +2,6 @@
 sources, abstentions, citation support, agreement across repeats, answer time)."""
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,8 +96,9 @@ def cmd_eval_answers(args, settings, services=None) -> int:
               "experiment": tag, "gold": str(args.gold), "questions": len(questions), "of": len(gold),
               "runs": args.runs, "temperature": temperature, "model": model, "embedder": services.embedder.model_id,
               "seconds": round(time.perf_counter() - start, 1),
-              "thresholds": {k: getattr(settings, k) for k in ("context_min_score", "context_min_score_zh", "context_confident_score",
-                                                              "support_min_score", "support_min_similarity")},
+              "thresholds": {k: getattr(settings, k) for k in (
+                  "context_min_score", "context_min_score_zh", "context_confident_score", "support_min_score",
+                  "support_min_similarity")},
               "strategies": {s: figures.get(s) for s in strategies}}
     _print_table(record)
     failed = [a for a in asked if a["error"]]
@@ -107,8 +107,9 @@ def cmd_eval_answers(args, settings, services=None) -> int:
     history = history_path(settings)
     append_result(history, record)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        from assistant.cli.jsonout import save_json
+
+        save_json(args.json, record)
         console.print(f"results: {args.json}")
     plot = plot_answers(load_history(history), args.plot or settings.data_dir / "eval" / "answers.png")
     console.print(f"history: {history}" + (f"\nplot: {plot}" if plot else "") + f"\nrun log experiment: {tag}")

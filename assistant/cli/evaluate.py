@@ -1,7 +1,6 @@
 """`assistant eval`: retrieval quality and latency per strategy on a BEIR-layout dataset."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -77,8 +76,9 @@ def cmd_eval(args, settings) -> int:
     history = results_path(settings)
     append_result(history, record)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        from assistant.cli.jsonout import save_json
+
+        save_json(args.json, record)
         console.print(f"results: {args.json}")
     plot = plot_ndcg(load_results(history), args.plot or settings.data_dir / "eval" / "ndcg10.png")
     console.print(f"history: {history}" + (f"\nplot: {plot}" if plot else ""))

@@ -43,3 +43,9 @@ def run_object(run, show: int | None = None) -> dict:
 def print_json(obj: dict) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
+
+
+def save_json(path, obj: dict) -> None:
+    """obj as an indented UTF-8 JSON file for scripts (--json OUT), its folder made if need be."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

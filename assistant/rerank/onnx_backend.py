@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -23,6 +21,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from assistant.paths import replaced_whole
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +127,8 @@ def export(torch_model, directory: Path, key: str, max_length: int) -> dict:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=directory.parent))
     start = time.perf_counter()
-    try:
+    with replaced_whole(directory) as tmp:
         net = torch_model.model.eval()
 
         class Logits(torch.nn.Module):
@@ -168,12 +166,6 @@ def export(torch_model, directory: Path, key: str, max_length: int) -> dict:
         agreement = [_top10_agreement(fp32.predict(g), int8.predict(g)) for g in groups if g]
         manifest["int8_top10_agreement"] = round(float(np.mean(agreement)), 3) if agreement else None
         (tmp / "export.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-        if directory.exists():
-            shutil.rmtree(directory)
-        tmp.rename(directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.info("exported cross-encoder to %s in %.1f s (int8 agreement %s)", directory, manifest["exported_in_s"],
              manifest["int8_top10_agreement"])
     return manifest

@@ -10,13 +10,13 @@ import json
 import math
 import os
 import random
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from assistant.paths import replaced_whole
 from assistant.rerank.base import RerankerUnavailable
 from assistant.train.data import TrainGroup
 
@@ -188,17 +188,8 @@ def train(groups: Sequence[TrainGroup], base_target: str, config: TrainConfig,
 def save_model(model, directory: Path, card: dict) -> Path:
     """Write the model and card.json to directory, replacing an earlier model of that name only when complete."""
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; a saved model is an ordinary directory
-    try:
+    with replaced_whole(directory) as tmp:
         model.save_pretrained(str(tmp))
         (tmp / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False, default=str) + "\n",
                                        encoding="utf-8")
-        if directory.exists():
-            shutil.rmtree(directory)
-        tmp.rename(directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory
