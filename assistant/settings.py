@@ -78,8 +78,9 @@ class Settings:
     """Model name the rerank server expects, e.g. 'cohere/BAAI/bge-reranker-v2-m3'."""
     rerank_cache: bool = True
     """Keep reranker scores in Postgres keyed by (model, query, chunk hash)."""
-    exclusion_weight: float = 0.1
-    """How far pointwise rerankers rank down passages about what a question rules out ("without Redis"); 0: off."""
+    exclusion_weight: float | None = None
+    """How far the cross-encoder ranks down passages about what a question rules out ("without Redis"); 0: off;
+    unset: the weight the model's card measured for the question's language (0.1 for cards without one)."""
     listwise_model: str | None = None
     """litellm model string for listwise reranking; unset means llm_model."""
     listwise_window: int = 20
@@ -225,7 +226,7 @@ class Settings:
                 raise bad(name, getattr(self, name), "a number above 0")
         if self.llm_retries < 0:
             raise bad("llm_retries", self.llm_retries, "0 or more")
-        if not 0 <= self.exclusion_weight <= 10:
+        if self.exclusion_weight is not None and not 0 <= self.exclusion_weight <= 10:
             raise bad("exclusion_weight", self.exclusion_weight, "a number from 0 (off) to 10")
         for name in ("context_min_score", "context_min_score_zh", "context_confident_score", "support_min_score"):
             if not 0 <= getattr(self, name) <= 1:

@@ -95,3 +95,33 @@ def test_the_cross_encoder_ranks_down_what_the_question_rules_out():
     aware = CrossEncoderReranker(_AboutModel(), "m", exclusion_weight=2.0).rerank(question, cands)
     assert aware.ranked[0].chunk_id == 2 and aware.trace.excluded == ["kafka"]
     assert any("rules out" in n for n in aware.trace.notes)
+
+
+def test_the_cards_weight_per_language_serves_unless_the_setting_names_one():
+    from assistant.rerank.cross_encoder import DEFAULT_EXCLUSION_WEIGHT, CrossEncoderReranker, exclusion_weight_for
+
+    card = {"serving": {"en": {"questions": "all", "way": "alone", "exclusion_weight": 2.0},
+                        "zh": {"questions": "all", "way": "alone"}}}
+    assert exclusion_weight_for(card, "queues without kafka") == 2.0
+    assert exclusion_weight_for(card, "不使用 kafka 的队列") == DEFAULT_EXCLUSION_WEIGHT  # measured for en only
+    assert exclusion_weight_for({}, "queues without kafka") == DEFAULT_EXCLUSION_WEIGHT
+    cands = [_cand(1, "kafka queues store topics and queues"), _cand(2, "rabbitmq queues route messages")]
+    by_card = CrossEncoderReranker(_AboutModel(), "m", card=card, exclusion_weight=None).rerank(
+        "queues without kafka", cands)
+    assert by_card.ranked[0].chunk_id == 2 and any("weight 2" in n for n in by_card.trace.notes)
+    off = CrossEncoderReranker(_AboutModel(), "m", card=card, exclusion_weight=0.0).rerank(
+        "queues without kafka", cands)
+    assert off.ranked[0].chunk_id == 1 and off.trace.excluded == []
+
+
+def test_the_exclusion_weight_is_the_best_held_out_one_that_costs_no_group_anything():
+    from assistant.train.heldout import best_exclusion_weight
+
+    def sweep(*ndcg):
+        return {str(w): {"nDCG@10": v} for w, v in zip((0.0, 0.1, 0.5, 1.0), ndcg)}
+
+    assert best_exclusion_weight([]) is None
+    assert best_exclusion_weight([sweep(0.8, 0.85, 0.9, 0.9)]) == 0.5  # a tie goes to the smaller weight
+    # 1.0 has the best mean but drops the second group below no ranking down at all.
+    assert best_exclusion_weight([sweep(0.8, 0.82, 0.85, 0.99), sweep(0.7, 0.71, 0.7, 0.6)]) == 0.5
+    assert best_exclusion_weight([sweep(0.8, 0.7, 0.6, 0.5)]) == 0.0

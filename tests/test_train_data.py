@@ -7,7 +7,7 @@ from assistant.db import trainstore
 from assistant.eval.ingest import ingest_corpus, source_for
 from assistant.ingest.pipeline import Ingestor
 from assistant.recall import Recaller
-from assistant.train.data import TrainQuestion, language_of, mine_groups, qrels_questions
+from assistant.train.data import TrainGroup, TrainQuestion, about_groups, language_of, mine_groups, qrels_questions
 from assistant.train.heldout import evaluate_heldout, fuse, split_heldout, zscores
 
 TINY = Path(__file__).parent / "data" / "beir_tiny"
@@ -74,6 +74,19 @@ def test_constraint_questions_use_only_their_own_negative(db, settings, fake_emb
     assert (g.positive_ids, g.negative_ids) == ([a], [b])
 
 
+def test_about_groups_ask_for_the_excluded_thing_with_its_named_near_miss_first():
+    q = TrainQuestion("x:1", "Film works of Barbet Schroeder, without mentioning Pablo Trapero?", "qrels",
+                      frozenset({1}), negatives=(20,))
+    plain = TrainQuestion("x:2", "Film works of Pablo Trapero?", "qrels", frozenset({2}), negatives=(30,))
+    groups = [TrainGroup("x:1", "qrels", q.text, ["answer"], ["near miss", "mined"], [10], [20, 21]),
+              TrainGroup("x:2", "qrels", plain.text, ["answer"], ["twin"], [11], [30]),
+              TrainGroup("x:3", "qrels", "Films without Trapero", ["answer"], ["mined"], [12], [22])]
+    (about,) = about_groups([q, plain], groups)  # x:2 rules nothing out; x:3 names no near miss
+    assert (about.qid, about.kind, about.query) == ("x:1:about", "about", "Pablo Trapero")
+    assert about.positives == ["near miss"] and about.positive_ids == [20]
+    assert about.negatives == ["answer"] and about.negative_ids == [10]  # mined negatives may be about it too
+
+
 def test_heldout_split_keeps_groups_together_and_takes_each_kind():
     qs = [TrainQuestion(f"q{i}", "x", "qrels", frozenset({i})) for i in range(20)]
     qs += [TrainQuestion(f"c{i}{s}", "x", "constraint" if s == "a" else "constraint_with", frozenset({i}),
@@ -127,3 +140,27 @@ def test_heldout_scores_recall_reranked_and_fused(db, settings, fake_embedder):
     assert d["fused_beats_recall"] is True
     empty = evaluate_heldout(oracle, [], Recaller(db, fake_embedder))
     assert empty.queries == 0 and not empty.beats_recall and empty.best_weight is None
+
+
+class _ExclusionModel:
+    """The question alone prefers the passage naming the excluded word; asked for the word alone, it finds it."""
+
+    def predict(self, pairs, **kwargs):
+        return np.array([(5.0 if q == "aspirin" else 1.0) if "aspirin" in p.lower() else
+                         (0.0 if q == "aspirin" else 0.9) for q, p in pairs])
+
+
+def test_exclusion_check_ranks_down_the_named_near_miss_as_the_weight_grows(db, settings, fake_embedder):
+    from dataclasses import replace
+
+    from assistant.train.heldout import exclusion_heldout
+
+    ids = _tiny(db, settings, fake_embedder)
+    with db.connection() as conn:
+        near = trainstore.first_chunks(conn, [ids[source_for("beir_tiny", "001")]])
+    (q,) = [q for q in qrels_questions(db, TINY, "test")[0] if q.qid == "beir_tiny:q3"]
+    q = replace(q, text="coffee and type 2 diabetes without aspirin", negatives=tuple(near.values()))
+    sweep = exclusion_heldout(_ExclusionModel(), [q], Recaller(db, fake_embedder), db, k=7, weights=(0.0, 0.5, 2.0))
+    assert set(sweep) == {"0.0", "0.5", "2.0"}
+    assert sweep["0.0"]["named_right_rank"] == 0.0 and sweep["0.0"]["MRR@10"] == 0.5  # the aspirin passage first
+    assert sweep["2.0"]["named_right_rank"] == 1.0 and sweep["2.0"]["MRR@10"] == 1.0

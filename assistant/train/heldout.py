@@ -114,3 +114,53 @@ def evaluate_heldout(model, questions: Sequence[TrainQuestion], recaller, *, k: 
     if weights and questions:
         result.best_weight = max(weights, key=lambda w: (metric[str(w)]["nDCG@10"], -w))
     return result
+
+
+EXCLUSION_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+
+
+def exclusion_heldout(model, questions: Sequence[TrainQuestion], recaller, db, *, k: int = 20, mode: str = "vector",
+                      way: str = "alone", weights: Sequence[float] = EXCLUSION_WEIGHTS, batch_size: int = 32,
+                      on_progress: Progress | None = None) -> dict[str, dict]:
+    """Held-out questions ranked as served ('alone' or a fusion weight), then with the passages about what each
+    question rules out ranked down at each weight: nDCG@10, MRR@10 and the named right rank per weight."""
+    from assistant.db import store
+    from assistant.eval.metrics import evaluate, right_rank
+    from assistant.rerank.exclusion import excluded, rank_down
+
+    named = sorted({n for q in questions for n in q.negatives})
+    with db.connection() as conn:
+        doc_of = {i: str(c.document_id) for i, c in store.chunks_by_id(conn, named).items()}
+    qrels = {q.qid: {str(d): 1 for d in q.relevant_docs} for q in questions}
+    negatives = {q.qid: [doc_of[n] for n in q.negatives if n in doc_of] for q in questions if q.negatives}
+    runs: dict[str, dict[str, dict[str, float]]] = {str(w): {} for w in weights}
+    for i, q in enumerate(questions, start=1):
+        cands = recaller.recall(q.text, k, mode)
+        base = score(model, q.text, cands, batch_size)
+        if way != "alone":
+            base = fuse(base, [c.score for c in cands], float(way))
+        about = [score(model, x, cands, batch_size) for x in excluded(q.text)] if cands else []
+        for w in weights:
+            runs[str(w)][q.qid] = _doc_run(_order(cands, rank_down(base, about, w) if w > 0 else base))
+        if on_progress:
+            on_progress(i, len(questions), "exclusion check")
+    out = {}
+    for name, run in runs.items():
+        m = {m: round(v, 4) for m, v in evaluate(qrels, run).items() if m in ("nDCG@10", "MRR@10")}
+        if negatives:
+            m["named_right_rank"] = round(right_rank(qrels, negatives, run)[0], 4)
+        out[name] = m
+    return out
+
+
+def best_exclusion_weight(sweeps: Sequence[dict[str, dict]]) -> float | None:
+    """The weight with the best mean nDCG@10 over these held-out groups (ties: the smaller weight); None: no groups.
+
+    Only a weight that keeps every group at or above its nDCG@10 with no ranking down (weight 0) is chosen."""
+    if not sweeps:
+        return None
+    weights = sorted({float(w) for s in sweeps for w in s}, key=float)
+    floor = [s.get("0.0", s.get("0", {})).get("nDCG@10", 0.0) for s in sweeps]
+    ok = [w for w in weights if all(str(w) in s and s[str(w)]["nDCG@10"] >= f for s, f in zip(sweeps, floor))]
+    return max(ok, key=lambda w: (round(sum(s[str(w)]["nDCG@10"] for s in sweeps) / len(sweeps), 4), -w)) \
+        if ok else 0.0

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Callable, ContextManager, Sequence
 
 from assistant.train import data
-from assistant.train.heldout import HeldoutResult, evaluate_heldout, score, split_heldout
+from assistant.train.heldout import (HeldoutResult, best_exclusion_weight, evaluate_heldout, exclusion_heldout, score,
+                                     split_heldout)
 from assistant.train.trainer import LOSSES, TrainConfig, resolve_base, save_model, train
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
@@ -49,6 +50,8 @@ class Source:
     named: bool = False
     """Add the set's named near misses (NevIR's twin passage, ExcluIR's violating passage) as hard negatives."""
     constrained: bool = False
+    about: bool = False
+    """Also train what exclusion-aware reranking asks: the excluded thing alone, its named near miss first."""
     n: int = 200
     """Constraint pairs to build (constraints sources)."""
     hold_out_terms: tuple[str, ...] = ()
@@ -139,6 +142,7 @@ class SourceData:
     held: list[data.TrainQuestion]
     info: dict = field(default_factory=dict)
     groups: list[data.TrainGroup] = field(default_factory=list)
+    about: list[data.TrainGroup] = field(default_factory=list)
 
 
 def _named_negatives(folder: Path, split: str) -> dict[str, list[str]]:
@@ -307,6 +311,41 @@ def serving_by_language(held: dict[str, dict], constrained: set[str]) -> dict[st
     return out
 
 
+def held_groups(sd: SourceData) -> dict[str, list[data.TrainQuestion]]:
+    """A source's held-out questions by language, keyed as the card keys them ('source' or 'source:lang')."""
+    by_lang: dict[str, list[data.TrainQuestion]] = {}
+    for q in sd.held:
+        by_lang.setdefault(data.language_of(q.text), []).append(q)
+    return {(sd.source.name if len(by_lang) == 1 else f"{sd.source.name}:{lang}"): qs
+            for lang, qs in sorted(by_lang.items()) if len(qs) >= MIN_GROUP}
+
+
+def exclusion_serving(model, opened: Sequence[SourceData], held: dict[str, dict], serving: dict[str, dict],
+                      recipe: HouseRecipe, stage: Stage) -> None:
+    """Choose each language's exclusion weight on the held-out questions of the `about` sources, as served.
+
+    Writes the sweep into held[key]["exclusion"] and the chosen weight into serving[lang]["exclusion_weight"];
+    a language with no such held-out questions gets none (the setting's default then applies).
+    """
+    sweeps: dict[str, list[dict]] = {}
+    for sd in opened:
+        if not sd.source.about:
+            continue
+        for key, qs in held_groups(sd).items():
+            lang = held.get(key, {}).get("language")
+            if serving.get(lang, {}).get("questions") in (None, "none"):
+                continue
+            with stage(f"exclusion check: {key}") as update:
+                sweep = exclusion_heldout(model, qs, sd.services.recaller, sd.services.db, k=recipe.heldout_k,
+                                          mode=recipe.recall_mode, way=serving[lang]["way"], on_progress=update)
+            held[key]["exclusion"] = sweep
+            sweeps.setdefault(lang, []).append(sweep)
+    for lang, found in sweeps.items():
+        w = best_exclusion_weight(found)
+        if w is not None:
+            serving[lang]["exclusion_weight"] = w
+
+
 @dataclass
 class HouseOutcome:
     path: Path
@@ -328,20 +367,19 @@ def run_house(recipe: HouseRecipe, *, settings, eval_root: Path, stage: Stage, l
                 sd.groups = data.mine_groups(sd.train, sd.services.recaller, sd.services.db, depth=hi, skip=lo - 1,
                                              negatives=src.negatives, mode=recipe.recall_mode, seed=seed,
                                              on_progress=update)
-            log(f"{src.name}: {len(sd.train)} train questions, {len(sd.groups)} groups, {len(sd.held)} held out")
+            if src.about:
+                sd.about = data.about_groups(sd.train, sd.groups)
+                sd.groups += sd.about
+            log(f"{src.name}: {len(sd.train)} train questions, {len(sd.groups)} groups "
+                f"({len(sd.about)} about what is excluded), {len(sd.held)} held out")
             opened.append(sd)
         groups = [g for sd in opened for g in weighted(sd.groups, sd.source.weight, seed)]
         with stage("training") as update:
             result = train(groups, base_target, recipe.config, on_progress=update)
         held: dict[str, dict] = {}
         for sd in opened:
-            by_lang: dict[str, list[data.TrainQuestion]] = {}
-            for q in sd.held:
-                by_lang.setdefault(data.language_of(q.text), []).append(q)
-            for lang, qs in sorted(by_lang.items()):
-                if len(qs) < MIN_GROUP:
-                    continue
-                key = sd.source.name if len(by_lang) == 1 else f"{sd.source.name}:{lang}"
+            for key, qs in held_groups(sd).items():
+                lang = data.language_of(qs[0].text)
                 with stage(f"held-out check: {key}") as update:
                     h: HeldoutResult = evaluate_heldout(result.model, qs, sd.services.recaller, k=recipe.heldout_k,
                                                         mode=recipe.recall_mode, on_progress=update)
@@ -352,6 +390,7 @@ def run_house(recipe: HouseRecipe, *, settings, eval_root: Path, stage: Stage, l
                 log(f"held out {key}: recall {h.recall.get('nDCG@10', 0):.3f} -> "
                     f"{h.reranked.get('nDCG@10', 0):.3f}")
         serving = serving_by_language(held, {sd.source.name for sd in opened if sd.source.constrained})
+        exclusion_serving(result.model, opened, held, serving, recipe, stage)
         card = _card(recipe, opened, result, held, serving, base_label, settings, time.perf_counter() - start)
         path = save_model(result.model, settings.rerankers_dir / recipe.name, card)
     finally:
@@ -368,6 +407,7 @@ def _card(recipe: HouseRecipe, opened: Sequence[SourceData], result, held: dict,
             **sd.info, "weight": sd.source.weight, "negatives": sd.source.negatives,
             "negative_ranks": list(sd.source.negative_ranks), "named": sd.source.named,
             "constrained": sd.source.constrained, "train_questions": len(sd.train), "groups": len(sd.groups),
+            "about_groups": len(sd.about),
             "heldout_questions": len(sd.held),
             # What was seen, so nobody reports a figure on it: BEIR query ids, or the question texts.
             "trained_ids": [q.qid.split(":", 1)[1] if sd.source.kind == "qrels" else q.text for q in sd.train],
