@@ -165,3 +165,16 @@ def test_auto_is_openvino_where_installed_else_torch_with_no_export(tiny):
         assert np.abs(got - want).max() < 1e-4
     else:
         assert loaded.backend == "torch" and not (tiny / "onnx").exists()
+
+
+def test_a_model_just_trained_is_exported_for_the_backend_that_will_serve_it(tiny):
+    choice = _choice(tiny)
+    data = tiny.parent / "data"
+    assert onnx_backend.prepare(choice, MAXLEN, "torch", data, _no_torch) is None
+    if not onnx_backend.installed("openvino"):
+        assert onnx_backend.prepare(choice, MAXLEN, "auto", data, _no_torch) is None
+    assert not (tiny / "onnx").exists()
+    directory = onnx_backend.prepare(choice, MAXLEN, "onnx", data, lambda: load_model(choice, MAXLEN))
+    assert directory == tiny / "onnx" and (directory / "export.json").is_file()
+    # The first question then loads the export, not the torch model.
+    assert onnx_backend.load(choice, MAXLEN, "onnx", data, _no_torch).backend.startswith("onnx-")

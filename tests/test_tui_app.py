@@ -374,3 +374,22 @@ def test_a_turn_in_progress_says_how_to_stop_it():
     assert "Esc stops" in AnswerView(turn)._header().plain
     turn.stage = "failed"
     assert "Esc" not in AnswerView(turn)._header().plain
+
+
+@pytest.mark.house  # the shipped cross-encoder, as a fresh install has it
+@pytest.mark.asyncio
+async def test_the_reranker_loads_when_the_chat_opens_not_on_the_first_question(settings, db, tmp_path):
+    settings = tui_settings(settings).replace(rerank="auto")
+    services = make_services(settings, db, tmp_path, FakeCompleter(default=ANSWER))
+    app = AssistantApp(settings, services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.ready)
+        await wait_until(pilot, lambda: "cross-encoder" in services._rerankers, timeout=180,
+                         what=f"reranker loaded ({app.strategy}, {app.reasons})")
+    plain = tui_settings(settings)  # strategy none: nothing to load
+    services = make_services(plain, db, tmp_path / "plain", FakeCompleter(default=ANSWER))
+    app = AssistantApp(plain, services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.ready)
+        await pilot.pause(0.5)
+        assert "cross-encoder" not in services._rerankers

@@ -119,6 +119,7 @@ def cmd_train(args, settings) -> int:
         services.close()
     for note in outcome.notes:
         err_console.print(f"[dim]{note}[/]")
+    _export_for_serving(settings, args.name)
     _print_card(outcome.card)
     console.print(f"saved: {outcome.path}\nuse it: ASSISTANT_CROSS_ENCODER={args.name} assistant ask --rerank "
                   "cross-encoder ...")
@@ -178,8 +179,30 @@ def _train_recipe(args, settings) -> int:
     tr = card["training"]
     console.print(f"{card['counts']['pairs']} pairs, {tr['steps']} steps in {tr['seconds']:.0f} s on {tr['device']}; "
                   f"served: {card['serving']}")
+    _export_for_serving(settings, recipe.name)
     console.print(f"saved: {outcome.path}")
     return 0
+
+
+def _export_for_serving(settings, name: str) -> None:
+    """Export a model just trained for the configured backend, so that its first question does not wait for it."""
+    from assistant.rerank import onnx_backend
+    from assistant.rerank.base import RerankerUnavailable
+    from assistant.rerank.cross_encoder import load_model, resolve_model, served_max_length
+
+    backend = settings.cross_encoder_backend
+    if not onnx_backend.exports(backend):
+        return
+    try:
+        choice = resolve_model(settings.replace(cross_encoder=name))
+        max_length = served_max_length(settings, choice)
+        err_console.print(f"exporting {name} for the {backend} backend (a minute or two) ...")
+        directory = onnx_backend.prepare(choice, max_length, backend, settings.data_dir,
+                                         lambda: load_model(choice, max_length))
+    except (onnx_backend.BackendUnavailable, RerankerUnavailable) as exc:
+        err_console.print(f"[yellow]warning:[/] {exc}; it will be served with torch")
+        return
+    err_console.print(f"[dim]exported for {backend}: {directory}[/]")
 
 
 def cmd_ship(args, settings) -> int:

@@ -304,14 +304,18 @@ class CrossEncoderReranker(Reranker):
         return RerankResult(ranked, trace)
 
 
+def served_max_length(settings, choice: ModelChoice) -> int:
+    """Serve as trained: a longer window than the model saw costs time and buys nothing."""
+    trained_len = (choice.card.get("training") or {}).get("max_length")
+    return min(settings.cross_encoder_max_length, int(trained_len)) if trained_len else \
+        settings.cross_encoder_max_length
+
+
 def build(services) -> CrossEncoderReranker:
     """The cross-encoder the settings point at, loaded once."""
     settings = services.settings
     choice = resolve_model(settings)
-    # Serve as trained: a longer window than the model saw costs time and buys nothing.
-    trained_len = (choice.card.get("training") or {}).get("max_length")
-    max_length = min(settings.cross_encoder_max_length, int(trained_len)) if trained_len else \
-        settings.cross_encoder_max_length
+    max_length = served_max_length(settings, choice)
     from assistant.rerank import onnx_backend
 
     loaded = onnx_backend.load(choice, max_length, settings.cross_encoder_backend, settings.data_dir,

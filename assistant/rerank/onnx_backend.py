@@ -238,6 +238,24 @@ class OpenVinoCrossEncoder(_Predictor):
 _RUNNERS = {"onnx": OrtCrossEncoder, "openvino": OpenVinoCrossEncoder}
 
 
+def exports(backend: str) -> bool:
+    """Whether `load` would serve this backend from an export here (torch, and auto without OpenVINO, do not)."""
+    if backend == "torch" or (backend == "auto" and not installed("openvino")):
+        return False
+    return installed("onnx") and (backend != "openvino" or installed("openvino"))
+
+
+def prepare(choice, max_length: int, backend: str, data_dir: Path, torch_loader) -> Path | None:
+    """Export now what `load` would export on the first question (a model just trained); None: nothing to export.
+
+    BackendUnavailable when the export fails (`load` would then serve torch)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown cross-encoder backend {backend!r}: use {', '.join(BACKENDS)}")
+    if not exports(backend):
+        return None
+    return _exported(choice, max_length, data_dir, torch_loader)[0]
+
+
 def load(choice, max_length: int, backend: str, data_dir: Path, torch_loader, threads: int | None = None) -> Loaded:
     """The cross-encoder on the backend asked for; torch (with one warning) when that backend cannot run.
 

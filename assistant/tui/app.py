@@ -88,7 +88,23 @@ class AssistantApp(ReportsWorkerErrors, App):
             return
         self.post_message(ServicesReady(reasons, corpus, db_label, embed_label,
                                         report.summary() if report is not None else None))
+        self._warm_reranker(reasons)
         self._warm_model(self.model)
+
+    def _warm_reranker(self, reasons: dict) -> None:
+        """Load the cross-encoder before the first question when the strategy will use it (a thread worker)."""
+        if self.strategy not in ("auto", "cross-encoder") or reasons.get("cross-encoder") is not None:
+            return
+        try:
+            self.post_message(Phase("loading the reranker…"))
+            self.services.reranker("cross-encoder")
+        except Exception as exc:
+            # auto routes around a reranker that cannot load; one the user chose should say why now.
+            logging.getLogger(__name__).warning("cross-encoder not preloaded: %s", exc)
+            if self.strategy == "cross-encoder":
+                self.post_message(WorkFailed(exc, "loading the cross-encoder"))
+        finally:
+            self.post_message(PhaseDone())
 
     def _warm_model(self, model: str) -> None:
         """Load the answer model before the first question (runs inside a thread worker)."""
