@@ -81,8 +81,8 @@ FIXTURES = [
 
 # A measured gap, kept as a strict xfail so that it fails CI the day a shipped model closes it (and this marker
 # must go): the first house model prefers the passage that names the excluded thing (docs/EVAL.md, "House").
-@pytest.mark.xfail(strict=True, reason="house model v1 does not honour simple exclusions, even with exclusion-aware "
-                   "reranking at its default weight (docs/EVAL.md)")
+@pytest.mark.xfail(strict=True, reason="house model v2 does not honour simple exclusions, even with exclusion-aware "
+                   "reranking at the weight its card chose (docs/EVAL.md)")
 @pytest.mark.parametrize("question, good, bad", FIXTURES, ids=["en-queue", "en-cache", "zh-db"])
 def test_satisfying_passage_ranks_above_the_violating_one(reranker, question, good, bad):
     cands = [_cand(1, *bad), _cand(2, *good)]  # recall puts the violating one first
@@ -123,7 +123,7 @@ def test_auto_reranks_the_seed_question_in_every_phrasing(tmp_path, pg_url, monk
         assert out["trace"]["model"].startswith("house@") and len(out["results"]) == 5
 
 
-@pytest.mark.xfail(strict=True, reason="house model v1 leaves Redis documents in the top 5, exclusion-aware "
+@pytest.mark.xfail(strict=True, reason="house model v2 leaves Redis documents in the top 5, exclusion-aware "
                    "reranking included (docs/EVAL.md)")
 def test_no_redis_document_in_the_seed_questions_top_5(tmp_path, pg_url, monkeypatch, capsys):
     for q, out in _seed_runs(tmp_path, pg_url, monkeypatch, capsys):
