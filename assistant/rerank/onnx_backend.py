@@ -238,11 +238,15 @@ class OpenVinoCrossEncoder(_Predictor):
 _RUNNERS = {"onnx": OrtCrossEncoder, "openvino": OpenVinoCrossEncoder}
 
 
+def _plain_torch(backend: str) -> bool:
+    # Without OpenVINO, auto would export only to measure an int8 that has failed its gate on the house model
+    # (docs/EVAL.md): minutes of export before the first question, for nothing. `onnx` still asks for it.
+    return backend == "torch" or (backend == "auto" and not installed("openvino"))
+
+
 def exports(backend: str) -> bool:
     """Whether `load` would serve this backend from an export here (torch, and auto without OpenVINO, do not)."""
-    if backend == "torch" or (backend == "auto" and not installed("openvino")):
-        return False
-    return installed("onnx") and (backend != "openvino" or installed("openvino"))
+    return not _plain_torch(backend) and installed("onnx") and (backend != "openvino" or installed("openvino"))
 
 
 def prepare(choice, max_length: int, backend: str, data_dir: Path, torch_loader) -> Path | None:
@@ -265,9 +269,7 @@ def load(choice, max_length: int, backend: str, data_dir: Path, torch_loader, th
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown cross-encoder backend {backend!r}: use {', '.join(BACKENDS)}")
-    if backend == "torch" or (backend == "auto" and not installed("openvino")):
-        # Without OpenVINO, auto would export only to measure an int8 that has failed its gate on the house model
-        # (docs/EVAL.md): minutes of export before the first question, for nothing. `onnx` still asks for it.
+    if _plain_torch(backend):
         return Loaded(torch_loader(), "torch")
     if not installed("onnx") or (backend == "openvino" and not installed("openvino")):
         missing = "onnxruntime" if not installed("onnx") else "openvino"
